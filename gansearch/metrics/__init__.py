@@ -1,0 +1,16 @@
+"""Quality and cost measured on the model itself."""
+
+from gansearch.metrics.cost import Cost, LayerCost, TensorStorage, profile, stored_tensors
+from gansearch.metrics.storage import decode, encode, encoded_sizes, storage_bytes
+
+__all__ = [
+    "Cost",
+    "LayerCost",
+    "TensorStorage",
+    "decode",
+    "encode",
+    "encoded_sizes",
+    "profile",
+    "storage_bytes",
+    "stored_tensors",
+]
