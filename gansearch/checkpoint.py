@@ -1,0 +1,94 @@
+"""Checkpoints: a generator (and its discriminator) with the configs that rebuild them.
+
+The file holds only tensors and plain Python values, so it loads with ``weights_only=True``
+and no code from the file ever runs. It is written to a temporary file and renamed into place,
+so an interrupted save leaves no half-written checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from gansearch.config import to_dict
+from gansearch.errors import CheckpointError, ConfigError
+from gansearch.models import build
+
+FORMAT = "gansearch.checkpoint"
+VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    model: str  # family name, a key of gansearch.models.FAMILIES
+    generator: nn.Module
+    discriminator: nn.Module | None = None
+    meta: dict[str, Any] = field(default_factory=dict)  # training config, history, data
+
+
+def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> Path:
+    path = Path(path)
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": ckpt.model,
+        "generator_config": to_dict(ckpt.generator.config),
+        "generator": ckpt.generator.state_dict(),
+        "discriminator_config": None,
+        "discriminator": None,
+        "meta": ckpt.meta,
+    }
+    if ckpt.discriminator is not None:
+        payload["discriminator_config"] = to_dict(ckpt.discriminator.config)
+        payload["discriminator"] = ckpt.discriminator.state_dict()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file; train one with 'gansearch train'")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # unpickling errors come in many types; report them as one
+        raise CheckpointError(
+            f"{path}: not a loadable checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a gansearch checkpoint (no '{FORMAT}' header)")
+    if payload.get("version") != VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint version {payload.get('version')} is not supported "
+            f"(this gansearch reads version {VERSION})"
+        )
+    try:
+        generator = _restore(payload["model"], "generator", payload)
+        discriminator = (
+            _restore(payload["model"], "discriminator", payload)
+            if payload.get("discriminator") is not None else None
+        )
+    except (ConfigError, RuntimeError, KeyError) as exc:
+        raise CheckpointError(f"{path}: checkpoint does not match its model ({exc})") from None
+    return Checkpoint(payload["model"], generator, discriminator, payload.get("meta") or {})
+
+
+def _restore(model: str, role: str, payload: dict[str, Any]) -> nn.Module:
+    module = build(model, role, payload[f"{role}_config"])
+    module.load_state_dict(payload[role])
+    return module.eval()
