@@ -83,9 +83,9 @@ def test_training_trajectory_is_reproducible(tmp_path):
 
 
 def test_a_diverging_run_stops_with_a_clear_error(tmp_path):
+    from gansearch.data import digits
     from gansearch.models import DCGANConfig, DCGANDiscriminator, DCGANGenerator
     from gansearch.train import DCGANTrainConfig, train_dcgan
-    from gansearch.data import digits
 
     cfg = DCGANConfig(image_size=8, filters=4, latent_dim=4)
     g, d = DCGANGenerator(cfg), DCGANDiscriminator(cfg)

@@ -16,8 +16,13 @@ from torch import Tensor
 from gansearch.config import check_range
 from gansearch.data.images import resize
 from gansearch.models.layers import init_weights
-from gansearch.models.singan import SinGANConfig, SinGANDiscriminator, SinGANGenerator, pyramid_sizes
-from gansearch.models.singan import upsample
+from gansearch.models.singan import (
+    SinGANConfig,
+    SinGANDiscriminator,
+    SinGANGenerator,
+    pyramid_sizes,
+    upsample,
+)
 from gansearch.train.loop import TrainState, fire, gradient_penalty, record
 
 
