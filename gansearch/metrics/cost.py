@@ -16,6 +16,11 @@ Normalization, activations, padding and resizing are not counted, as in the lite
 
 Effective MACs scale each operator by the density (non-zero fraction) of its weight operand:
 the work a sparse kernel would do under unstructured sparsity.
+
+Peak activation memory is the input plus the largest total of tensor storages that operators
+of the forward pass have created and that are still referenced, tracked exactly as tensors are
+created and freed (no allocator rounding, the same on every device). Scratch memory inside a
+kernel (cuDNN workspaces, for one) is not a tensor and is not counted.
 """
 
 from __future__ import annotations
