@@ -153,3 +153,10 @@ def test_corrupt_or_foreign_checkpoints_are_rejected(tmp_path):
 def test_data_config_is_part_of_the_teacher_config():
     cfg = parse_teacher_config({"model": "dcgan", "data": {"source": "faces"}})
     assert cfg.data == DataConfig(source="faces") and cfg.data.resolved_channels == 1
+
+
+def test_unknown_singan_generator_key_names_the_known_ones(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) 'ngf'; known keys are .*filters"):
+        teacher("singan", {"source": "image", "name": "astronaut", "max_size": 24}, tmp_path,
+                generator={"ngf": 8})
+    assert not any(tmp_path.iterdir())

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gansearch.config import check_range
+from gansearch.config import check_range, from_dict
 from gansearch.data.images import resize
 from gansearch.models.layers import init_weights
 from gansearch.models.singan import (
@@ -57,7 +57,7 @@ def build_singan(image: Tensor, params: SinGANTrainConfig, **arch: Any
     """An untrained pyramid for ``image`` (1, C, H, W); ``arch`` overrides SinGANConfig fields."""
     sizes = pyramid_sizes(*image.shape[-2:], min_size=params.min_size,
                           max_size=max(image.shape[-2:]), scale_factor=params.scale_factor)
-    cfg = SinGANConfig(sizes=sizes, channels=image.shape[1], **arch)
+    cfg = from_dict(SinGANConfig, {"sizes": sizes, "channels": image.shape[1], **arch}, "generator")
     generator, discriminator = SinGANGenerator(cfg), SinGANDiscriminator(cfg)
     init_weights(generator)
     init_weights(discriminator)

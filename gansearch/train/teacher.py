@@ -101,8 +101,6 @@ def build_models(cfg: TeacherConfig, data):
                               f"n_layers {dcfg.n_layers}; use at least {2 ** (dcfg.n_layers + 2)}"
                               " or fewer discriminator layers")
         return ResnetGenerator(gcfg), PatchGANDiscriminator(dcfg)
-    except TypeError as exc:  # an unknown key in generator: for SinGAN
-        raise ConfigError(f"generator: {exc}") from None
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 
