@@ -41,6 +41,7 @@ def prune_filters(model: nn.Module, example_input: Tensor | Sequence[Tensor], am
     """
     check_range("amount", amount, 0.0, 1.0, high_open=True)
     check_choice("criterion", criterion, CRITERIA)
+    _refresh_masked(model)  # a masked weight computed with grad cannot be deep-copied
     pruned = copy.deepcopy(model)
     graph = trace(pruned, example_input)
     remove_channels(pruned, graph, choose_channels(pruned, graph, amount, criterion))
@@ -226,8 +227,10 @@ def _set_tensor(module: nn.Module, name: str, value: Tensor) -> None:
         module._buffers[name] = value.detach().clone()
 
 
-def _refresh_masked(module: nn.Module) -> None:
+def _refresh_masked(model: nn.Module) -> None:
     # torch.nn.utils.prune keeps weight = weight_orig * weight_mask as a plain attribute, updated
     # before each forward; update it now so the module is consistent before its next call.
-    if "weight_orig" in module._parameters and "weight_mask" in module._buffers:
-        module.weight = module.weight_orig * module.weight_mask
+    for module in model.modules():
+        if "weight_orig" in module._parameters and "weight_mask" in module._buffers:
+            with torch.no_grad():
+                module.weight = module.weight_orig * module.weight_mask
