@@ -1,8 +1,9 @@
 """Checkpoints: a generator (and its discriminator) with the configs that rebuild them.
 
-The file holds only tensors and plain Python values, so it loads with ``weights_only=True``
-and no code from the file ever runs. It is written to a temporary file and renamed into place,
-so an interrupted save leaves no half-written checkpoint.
+Weights are stored as a deployed model has them: pruning masks folded in, pruned channels
+gone, in their own dtype. The file holds only tensors and plain Python values, so it loads with
+``weights_only=True`` and no code from the file ever runs. It is written to a temporary file
+and renamed into place, so an interrupted save leaves no half-written checkpoint.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from gansearch.compress.structured import shrink_to
 from gansearch.config import to_dict
 from gansearch.errors import CheckpointError, ConfigError
+from gansearch.metrics.cost import stored_tensors
 from gansearch.models import build
 
 FORMAT = "gansearch.checkpoint"
@@ -39,14 +42,14 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> Path:
         "version": VERSION,
         "model": ckpt.model,
         "generator_config": to_dict(ckpt.generator.config),
-        "generator": ckpt.generator.state_dict(),
+        "generator": stored_tensors(ckpt.generator),
         "discriminator_config": None,
         "discriminator": None,
         "meta": ckpt.meta,
     }
     if ckpt.discriminator is not None:
         payload["discriminator_config"] = to_dict(ckpt.discriminator.config)
-        payload["discriminator"] = ckpt.discriminator.state_dict()
+        payload["discriminator"] = stored_tensors(ckpt.discriminator)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -89,6 +92,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 def _restore(model: str, role: str, payload: dict[str, Any]) -> nn.Module:
-    module = build(model, role, payload[f"{role}_config"])
-    module.load_state_dict(payload[role])
+    # A structurally pruned model is its config's architecture with fewer channels: build the
+    # original, shrink it to the stored shapes, and take the stored tensors as they are
+    # (assign=True keeps their dtype, e.g. a half-precision student).
+    module = shrink_to(build(model, role, payload[f"{role}_config"]), payload[role])
+    module.load_state_dict(payload[role], assign=True)
     return module.eval()

@@ -153,7 +153,7 @@ class SinGANGenerator(nn.Module):
         device = self.noise_amps.device
         return tuple(
             torch.randn(n, self.config.channels, round(h * size_factor[0]), round(w * size_factor[1]),
-                        generator=generator, device=device)
+                        generator=generator, device=device).to(self.noise_amps.dtype)
             for h, w in self.config.sizes[: last + 1]
         )
 

@@ -6,6 +6,7 @@ Defaults are the reference implementation's (Shaham et al. 2019; seeds/000_*.txt
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,12 +66,15 @@ def build_singan(image: Tensor, params: SinGANTrainConfig, **arch: Any
 
 
 def train_singan(image: Tensor, generator: SinGANGenerator, discriminator: SinGANDiscriminator,
-                 params: SinGANTrainConfig, *, callbacks=(), scales: range | None = None
-                 ) -> list[dict[str, Any]]:
+                 params: SinGANTrainConfig, *, callbacks=(), scales: Sequence[int] | None = None,
+                 steps: range | None = None) -> list[dict[str, Any]]:
     """Train ``scales`` (all by default) of the pyramid on ``image`` (1, C, H, W) in [-1, 1].
 
     Each scale k learns with its coarser scales frozen; returns one dict of losses per iteration.
+    ``steps`` (all of ``range(params.iterations)`` by default) runs part of a scale's schedule,
+    so that a scale can be pruned between a warm-up and a fine-tune on one learning-rate schedule.
     """
+    steps = range(params.iterations) if steps is None else steps
     device = generator.noise_amps.device
     image = image.to(device)
     reals = [resize(image, size=s) for s in generator.config.sizes]
@@ -83,13 +87,13 @@ def train_singan(image: Tensor, generator: SinGANGenerator, discriminator: SinGA
             # Start from the coarser scale's weights when the widths match (as the reference).
             generator.scales[k].load_state_dict(generator.scales[k - 1].state_dict())
             discriminator.scales[k].load_state_dict(discriminator.scales[k - 1].state_dict())
-        _train_scale(k, reals, generator, discriminator, params, callbacks, history)
+        _train_scale(k, reals, generator, discriminator, params, steps, callbacks, history)
     generator.eval()
     return history
 
 
 def _train_scale(k, reals, G: SinGANGenerator, D: SinGANDiscriminator, p: SinGANTrainConfig,
-                 callbacks, history) -> None:
+                 steps: range, callbacks, history) -> None:
     real = reals[k]
     g, d = G.scales[k], D.scales[k]
     for net in (g, d):
@@ -101,8 +105,7 @@ def _train_scale(k, reals, G: SinGANGenerator, D: SinGANDiscriminator, p: SinGAN
             frozen.requires_grad_(False)
     opt_g = torch.optim.Adam(g.parameters(), lr=p.lr_g, betas=(p.beta1, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=p.lr_d, betas=(p.beta1, 0.999))
-    milestone = [max(1, int(p.lr_decay_at * p.iterations))]
-    scheds = [torch.optim.lr_scheduler.MultiStepLR(o, milestone, 0.1) for o in (opt_g, opt_d)]
+    milestone = max(1, int(p.lr_decay_at * p.iterations))
 
     with torch.no_grad():
         prev_rec = _coarser(G, k, G.reconstruction_noise(k - 1) if k else None, real)
@@ -110,9 +113,12 @@ def _train_scale(k, reals, G: SinGANGenerator, D: SinGANDiscriminator, p: SinGAN
     amp = G.noise_amps[k]
     z_rec = G.z_rec if k == 0 else torch.zeros_like(real)
 
-    state = TrainState(g, d, opt_g, opt_d, p.iterations, scale=k)
+    state = TrainState(g, d, opt_g, opt_d, p.iterations, step=steps.start, scale=k)
     fire(callbacks, "on_train_begin", state)
-    for it in range(p.iterations):
+    for it in steps:
+        for opt, lr in ((opt_g, p.lr_g), (opt_d, p.lr_d)):  # x0.1 after the milestone
+            for group in opt.param_groups:
+                group["lr"] = lr * (0.1 if it >= milestone else 1.0)
         z = torch.randn_like(real)
         for _ in range(p.d_steps):
             with torch.no_grad():
@@ -129,8 +135,6 @@ def _train_scale(k, reals, G: SinGANGenerator, D: SinGANDiscriminator, p: SinGAN
             opt_g.zero_grad(set_to_none=True)
             (adv + p.alpha * rec).backward()
             opt_g.step()
-        for s in scheds:
-            s.step()
         state.step = it + 1
         record(state, history, d_wasserstein=-(loss_real + loss_fake), gp=gp, g_adv=adv, rec=rec)
         fire(callbacks, "on_step_end", state)
