@@ -1,8 +1,10 @@
+import copy
 import io
 
 import pytest
 import torch
 from torch import nn
+from torch.nn.utils import prune
 
 import gansearch
 from gansearch.compress.precision import (
@@ -11,6 +13,7 @@ from gansearch.compress.precision import (
     reduce_precision,
     to_dtype,
 )
+from gansearch.compress.weight_sharing import kmeans_1d, share_weights
 from gansearch.errors import ConfigError
 from gansearch.models import build, example_input
 
@@ -163,5 +166,79 @@ def test_int8_comes_last_and_the_dtype_knob_reaches_it():
     g, _ = small_generator("resnet")
     reduce_precision(g, "int8")
     assert g.model[1].weight_int8.dtype == torch.int8
-    with pytest.raises(ConfigError, match="already holds int8 weights"):
-        quantize_int8(g)
+    for step in (quantize_int8, lambda m: share_weights(m, 4)):
+        with pytest.raises(ConfigError, match="already holds int8 weights"):
+            step(g)
+
+
+# --- k-means weight sharing ----------------------------------------------------------------
+
+
+def test_kmeans_assigns_each_value_to_its_nearest_centroid_and_beats_its_linear_start():
+    values = torch.randn(5000) * 0.05
+    centroids, assignment = kmeans_1d(values, 16, iterations=30)
+    distances = (values[:, None] - centroids[None, :]).abs()
+    assert torch.equal(distances.argmin(dim=1), assignment)
+    grid = torch.linspace(float(values.min()), float(values.max()), 16)
+    linear = grid[(values[:, None] - grid[None, :]).abs().argmin(dim=1)]
+    assert ((centroids[assignment] - values) ** 2).mean() < 0.8 * ((linear - values) ** 2).mean()
+
+
+@pytest.mark.parametrize("family", list(CONFIGS))
+def test_shared_weights_take_at_most_two_to_the_bits_values_and_keep_zeros(family):
+    g, x = small_generator(family)
+    for m in g.modules():
+        if isinstance(m, LAYERS):
+            prune.l1_unstructured(m, "weight", amount=0.5)
+    pruned = weights(g)
+    share_weights(g, 3)
+    for name, w in pruned.items():
+        shared = g.get_submodule(name).weight
+        assert isinstance(shared, nn.Parameter)  # the pruning mask was made permanent
+        assert torch.equal(shared == 0, w == 0)  # zeros stay zero, non-zeros stay non-zero
+        assert len(shared[shared != 0].unique()) <= 2**3
+        # Every weight moved to the nearest of its layer's values.
+        values = shared[shared != 0].unique()
+        nearest = values[(w[w != 0][:, None] - values[None, :]).abs().argmin(dim=1)]
+        assert torch.equal(shared[w != 0], nearest)
+    assert g(*x).shape == small_generator(family)[0](*x).shape
+
+
+@pytest.mark.parametrize("family", ["resnet", "singan"])
+def test_shared_weights_code_to_about_bits_over_32_of_fp32(family):
+    g, x = small_generator(family)
+    dense = measured(g, x)
+    ref = g(*x)
+    bits = 4
+    share_weights(g, bits)
+    cost = measured(g, x)
+    assert cost.params == dense.params and cost.macs == dense.macs
+    layers = weights(g)
+    layer_weights = [t for t in cost.tensors if t.name.removesuffix(".weight") in layers]
+    codebook = 4 + 2**bits * (4 + 1)  # count, values, a code length each
+    for t in layer_weights:
+        assert t.encoding == "huffman"
+        assert t.bytes <= codebook + t.numel * bits / 8
+    shared_numel = sum(t.numel for t in layer_weights)
+    rest = dense.weight_bytes - 4 * shared_numel
+    assert cost.weight_bytes - rest <= bits / 32 * 4 * shared_numel + codebook * len(layer_weights)
+    assert cost.weight_bytes < dense.weight_bytes / 4
+    assert relative_error(g(*x), ref) < 0.5  # 4 bits without retraining: coarse, not broken
+
+
+def test_more_bits_share_more_faithfully_and_deterministically():
+    g, x = small_generator("dcgan")
+    ref = g(*x)
+    errors = []
+    for bits in (2, 4, 8):
+        a, b = share_weights(copy.deepcopy(g), bits), share_weights(copy.deepcopy(g), bits)
+        assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+        errors.append(relative_error(a(*x), ref))
+    assert errors[0] > errors[1] > errors[2] and errors[2] < 0.05
+
+
+@pytest.mark.parametrize("bits", [0, 9, 2.5, True, "4"])
+def test_bits_out_of_range_is_a_config_error(bits):
+    g, _ = small_generator("dcgan")
+    with pytest.raises(ConfigError, match=r"bits must be an integer in 1\.\.8"):
+        share_weights(g, bits)
