@@ -53,7 +53,8 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     parameter) and ``weight_scale`` (a buffer in the weight's floating dtype), and ``weight``
     exists only during the layer's forward, de-quantized by a hook. ``state_dict`` holds the
     int8 weights and scales; load it into a model built the same way and passed through
-    ``quantize_int8``. Returns ``model``.
+    ``quantize_int8``. Pruning masks are made permanent first (pruned weights quantize to 0).
+    Returns ``model``.
     """
     for _, layer in weighted_layers(model, "quantize_int8"):
         w = layer.weight.detach()

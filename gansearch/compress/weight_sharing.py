@@ -25,7 +25,7 @@ MAX_BITS = 8  # 256 shared values: beyond that, int8 quantization is as small an
 def share_weights(model: nn.Module, bits: int, *, iterations: int = 30) -> nn.Module:
     """Replace the weights of every Conv2d, ConvTranspose2d and Linear layer by the nearest of
     ``2**bits`` per-layer k-means centroids, in place (biases and norm layers keep theirs: they
-    are few). Deterministic. Returns ``model``."""
+    are few). Pruning masks are made permanent first. Deterministic. Returns ``model``."""
     if isinstance(bits, bool) or not isinstance(bits, numbers.Integral) or not 1 <= bits <= MAX_BITS:
         raise ConfigError(f"share_weights: bits must be an integer in 1..{MAX_BITS} "
                           f"(2 to {2**MAX_BITS} shared values a layer), got {bits!r}")
