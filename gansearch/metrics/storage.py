@@ -26,9 +26,12 @@ from torch import Tensor
 
 ENCODINGS = ("dense", "bitmap", "coo", "huffman")
 
-# Huffman codes are built only for at most this many distinct values. Trained fp32 weights are
-# nearly all distinct, so their codebook alone outweighs the dense tensor; building a code over
-# hundreds of thousands of symbols (a Python heap) would make profiling slow for nothing.
+# Huffman coding pays only when values repeat. Trained fp32 weights are all distinct: a codebook
+# entry a value outweighs dense storage. So Huffman is not tried for a tensor whose evenly spaced
+# sample of HUFFMAN_SAMPLE values is more than half distinct (this spares sorting every such
+# tensor; it can miss a gain of a few bits a value on large fp16 tensors, whose exponents
+# repeat), nor for more than MAX_HUFFMAN_SYMBOLS distinct values (the code is built in Python).
+HUFFMAN_SAMPLE = 4096
 MAX_HUFFMAN_SYMBOLS = 2**16
 
 _INT_OF_SIZE = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
@@ -45,10 +48,10 @@ class Encoded:
 def encoded_sizes(t: Tensor) -> dict[str, int]:
     """Bytes each encoding would take for ``t``.
 
-    ``huffman`` is left out where it cannot be the smallest, which is known before building the
-    code: more than ``MAX_HUFFMAN_SYMBOLS`` distinct values, or a lower bound (codebook plus the
-    Shannon entropy of the values) no smaller than dense storage. ``huffman_bytes`` always
-    gives its exact size.
+    ``huffman`` is left out where it would not be the smallest, told before building the code:
+    values mostly distinct (see ``HUFFMAN_SAMPLE``), more than ``MAX_HUFFMAN_SYMBOLS`` of them,
+    or a lower bound (codebook plus the Shannon entropy of the values) no smaller than another
+    encoding. ``huffman_bytes`` always gives its exact size.
     """
     numel, itemsize = t.numel(), _itemsize(t)
     nnz = int(torch.count_nonzero(_values(t)))
@@ -58,8 +61,11 @@ def encoded_sizes(t: Tensor) -> dict[str, int]:
         "bitmap": math.ceil(numel / 8) + nnz * itemsize + qparams,
         "coo": nnz * (4 + itemsize) + qparams,
     }
+    if _mostly_distinct(t):
+        return sizes
     counts = _symbol_counts(t)[1]
-    if len(counts) <= MAX_HUFFMAN_SYMBOLS and _huffman_lower_bound(counts, itemsize) < numel * itemsize:
+    smallest = min(sizes.values()) - qparams
+    if len(counts) <= MAX_HUFFMAN_SYMBOLS and _huffman_lower_bound(counts, itemsize) < smallest:
         sizes["huffman"] = _huffman_size(counts, itemsize) + qparams
     return sizes
 
@@ -160,6 +166,12 @@ def _symbol_counts(t: Tensor) -> tuple[np.ndarray, np.ndarray]:
         v = v.view(torch.uint8)
     symbols, counts = torch.unique(v.view(_INT_OF_SIZE[v.element_size()]), return_counts=True)
     return symbols.cpu().numpy(), counts.cpu().numpy()
+
+
+def _mostly_distinct(t: Tensor) -> bool:
+    v = _values(t).detach().reshape(-1)
+    sample = v[:: max(1, v.numel() // HUFFMAN_SAMPLE)][:HUFFMAN_SAMPLE]
+    return len(torch.unique(sample)) > sample.numel() / 2
 
 
 def _code_lengths(counts: np.ndarray) -> np.ndarray:
