@@ -1,16 +1,30 @@
 """Quality and cost measured on the model itself."""
 
 from gansearch.metrics.cost import Cost, LayerCost, TensorStorage, profile, stored_tensors
+from gansearch.metrics.inception import (
+    WEIGHTS_ENV,
+    Inception,
+    InceptionConfig,
+    inception_features,
+    load_inception,
+    weights_path,
+)
 from gansearch.metrics.storage import decode, encode, encoded_sizes, storage_bytes
 
 __all__ = [
+    "WEIGHTS_ENV",
     "Cost",
+    "Inception",
+    "InceptionConfig",
     "LayerCost",
     "TensorStorage",
     "decode",
     "encode",
     "encoded_sizes",
+    "inception_features",
+    "load_inception",
     "profile",
     "storage_bytes",
     "stored_tensors",
+    "weights_path",
 ]

@@ -1,0 +1,116 @@
+
+import pytest
+import torch
+from torchvision.models.inception import Inception3
+
+from gansearch.data import faces, load_image
+from gansearch.errors import ConfigError, ResourceMissingError
+from gansearch.metrics import (
+    WEIGHTS_ENV,
+    Inception,
+    InceptionConfig,
+    inception_features,
+    load_inception,
+)
+from gansearch.metrics.inception import WEIGHTS_FILES, weights_cache_dir
+
+
+@pytest.fixture(autouse=True)
+def _offline_weights(tmp_path, monkeypatch):
+    # An empty torch hub cache and no env variable: nothing found on this machine, and since
+    # download is off unless asked for, nothing is fetched either.
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv(WEIGHTS_ENV, raising=False)
+
+
+@pytest.fixture(scope="module")
+def inception() -> Inception:
+    """A randomly initialized FID Inception whose batch norms are fitted to a few photographs, so
+    that its features have a usable scale (raw random weights shrink them to ~1e-8)."""
+    torch.manual_seed(0)
+    net = Inception("fid")
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.momentum = None  # a plain average over the calibration batch
+    photos = torch.stack([load_image(name, max_size=64)[:, :40, :40]
+                          for name in ("astronaut", "coffee", "chelsea", "rocket", "brick", "grass")])
+    with torch.no_grad():
+        net.train()(photos)
+    return net.eval()
+
+
+def test_inception_features_run_end_to_end(inception):
+    images = faces(image_size=32, channels=3)[:4][0]
+    features = inception_features(images, inception, batch_size=3)
+    assert features.shape == (4, 2048) and features.dtype == torch.float64
+    assert torch.isfinite(features).all() and features.std(0).mean() > 1e-3
+    # Batching changes nothing; images of any size are resized to 299 first, grey ones too.
+    assert torch.allclose(inception_features(images, inception, batch_size=4), features, rtol=1e-4,
+                          atol=1e-6)
+    assert inception_features(faces(image_size=40)[:1][0], inception, device="cpu").shape == (1, 2048)
+    assert inception.early_features(images[:2]).shape == (2, 192, 4, 4)  # SIFID's map, no resize
+
+
+@pytest.fixture(scope="module")
+def fid_weights_file(tmp_path_factory):
+    torch.manual_seed(1)
+    path = tmp_path_factory.mktemp("weights") / WEIGHTS_FILES["fid"].name
+    state = Inception("fid").state_dict()
+    torch.save(state, path)
+    return path, state
+
+
+def _assert_same_parameters(net, state):
+    loaded = net.state_dict()
+    assert loaded.keys() == state.keys()
+    assert all(torch.equal(loaded[k], v) for k, v in state.items())
+
+
+def test_weights_load_from_the_env_variable_and_from_config(fid_weights_file, monkeypatch):
+    path, state = fid_weights_file
+    monkeypatch.setenv(WEIGHTS_ENV, str(path))
+    net = load_inception()
+    assert net.variant == "fid" and net.fc.out_features == 1008
+    _assert_same_parameters(net, state)
+    monkeypatch.delenv(WEIGHTS_ENV)
+    _assert_same_parameters(load_inception(InceptionConfig(path=str(path))), state)
+
+
+def test_weights_load_from_the_torch_hub_cache(fid_weights_file):
+    path, state = fid_weights_file
+    weights_cache_dir().mkdir(parents=True)
+    (weights_cache_dir() / path.name).symlink_to(path)
+    _assert_same_parameters(load_inception(), state)
+
+
+def test_torchvision_weights_load_without_their_auxiliary_classifier(tmp_path):
+    torch.manual_seed(2)
+    state = Inception3(aux_logits=True, init_weights=False).state_dict()
+    path = tmp_path / WEIGHTS_FILES["torchvision"].name
+    torch.save(state, path)
+    net = load_inception(InceptionConfig(path=str(path)))
+    assert net.variant == "torchvision" and net.fc.out_features == 1000
+    _assert_same_parameters(net, {k: v for k, v in state.items() if not k.startswith("AuxLogits.")})
+
+
+def test_missing_weights_say_which_file_to_put_where():
+    with pytest.raises(ResourceMissingError) as error:
+        load_inception()
+    message = str(error.value)
+    assert "\n" not in message
+    assert "pt_inception-2015-12-05-6726825d.pth" in message
+    assert str(weights_cache_dir()) in message and WEIGHTS_ENV in message
+    with pytest.raises(ResourceMissingError, match="inception_v3_google-0cc3c7bd.pth"):
+        load_inception(InceptionConfig(weights="torchvision"))
+
+
+def test_a_wrong_weights_path_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "nowhere.pth"))
+    with pytest.raises(ResourceMissingError, match=f"nowhere.pth.*{WEIGHTS_ENV}"):
+        load_inception()
+    not_inception = tmp_path / "resnet.pth"
+    torch.save({"conv.weight": torch.zeros(1)}, not_inception)
+    with pytest.raises(ConfigError, match="not an Inception-v3 state dict"):
+        load_inception(InceptionConfig(path=str(not_inception)))
+    with pytest.raises(ConfigError, match="inception.weights"):
+        InceptionConfig(weights="vgg")
