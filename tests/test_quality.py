@@ -1,4 +1,5 @@
 
+import numpy as np
 import pytest
 import torch
 from torchvision.models.inception import Inception3
@@ -9,8 +10,11 @@ from gansearch.metrics import (
     WEIGHTS_ENV,
     Inception,
     InceptionConfig,
+    feature_statistics,
+    frechet_distance,
     inception_features,
     load_inception,
+    sifid,
 )
 from gansearch.metrics.inception import WEIGHTS_FILES, weights_cache_dir
 
@@ -37,6 +41,51 @@ def inception() -> Inception:
     with torch.no_grad():
         net.train()(photos)
     return net.eval()
+
+
+def _gaussian_covariance(rng: np.random.Generator, d: int, rank: int) -> np.ndarray:
+    a = rng.normal(size=(d, rank))
+    return a @ a.T / rank
+
+
+def _reference_frechet(mu1, sigma1, mu2, sigma2) -> float:
+    # Independent of sqrtm: Tr sqrt(S1 S2) = Tr sqrt(sqrt(S1) S2 sqrt(S1)), a symmetric PSD matrix.
+    w, v = np.linalg.eigh(sigma1)
+    root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    inner = root1 @ sigma2 @ root1
+    eig = np.linalg.eigvalsh((inner + inner.T) / 2)
+    return float(np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2)
+                 - 2 * np.sqrt(np.clip(eig, 0, None)).sum())
+
+
+@pytest.mark.parametrize("rank", [64, 5], ids=["well-conditioned", "near-singular"])
+def test_frechet_distance_matches_an_eigendecomposition_reference(rank):
+    rng = np.random.default_rng(rank)
+    d = 64
+    sigma1 = _gaussian_covariance(rng, d, rank) + 1e-12 * np.eye(d)
+    sigma2 = _gaussian_covariance(rng, d, 2 * d)
+    mu1, mu2 = rng.normal(size=d), rng.normal(size=d)
+    if rank < d:
+        assert np.linalg.cond(sigma1) > 1e10
+    expected = _reference_frechet(mu1, sigma1, mu2, sigma2)
+    assert frechet_distance(mu1, sigma1, mu2, sigma2) == pytest.approx(expected, rel=1e-8)
+    assert abs(frechet_distance(mu1, sigma1, mu1, sigma1)) < 1e-4 * np.trace(sigma1)
+
+
+def test_frechet_distance_rejects_mismatched_shapes():
+    with pytest.raises(ConfigError, match="covariances"):
+        frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))
+
+
+def test_frechet_distance_is_zero_for_one_set_and_grows_with_a_shift():
+    features = torch.from_numpy(np.random.default_rng(0).normal(size=(400, 16)))
+    direction = torch.ones(16) / 4  # unit length
+    stats = feature_statistics(features)
+    distances = [frechet_distance(*stats, *feature_statistics(features + shift * direction))
+                 for shift in (0.0, 0.5, 1.0, 2.0)]
+    # A shift moves the mean and keeps the covariance: the distance is exactly shift^2.
+    assert distances == pytest.approx([0.0, 0.25, 1.0, 4.0], abs=1e-6)
+    assert frechet_distance(*stats, *feature_statistics(features * 1.5)) > 1
 
 
 def test_inception_features_run_end_to_end(inception):
@@ -114,3 +163,22 @@ def test_a_wrong_weights_path_is_named(tmp_path, monkeypatch):
         load_inception(InceptionConfig(path=str(not_inception)))
     with pytest.raises(ConfigError, match="inception.weights"):
         InceptionConfig(weights="vgg")
+
+
+def _texture(name: str, size: int = 96) -> torch.Tensor:
+    return load_image(name, channels=3, max_size=256)[:, :size, :size]
+
+
+def test_sifid_compares_single_images(inception):
+    real = _texture("brick")
+    same, other = _texture("brick").flip(-1), _texture("gravel")
+    assert sifid(real, real, inception) == pytest.approx(0, abs=1e-4)
+    close, far = sifid(real, same, inception), sifid(real, other, inception)
+    assert 0 < close < far
+    # One real image against a batch: the mean of the single comparisons, whatever the batching.
+    batch = torch.stack([same, other])
+    assert sifid(real, batch, inception, batch_size=1) == pytest.approx((close + far) / 2, rel=1e-6)
+    # Paired real and fake images.
+    assert sifid(torch.stack([real, other]), batch, inception) == pytest.approx(close / 2, rel=1e-6)
+    with pytest.raises(ConfigError, match="one real image or one per fake"):
+        sifid(torch.stack([real, real]), torch.stack([real, real, real]), inception)

@@ -1,6 +1,7 @@
 """Quality and cost measured on the model itself."""
 
 from gansearch.metrics.cost import Cost, LayerCost, TensorStorage, profile, stored_tensors
+from gansearch.metrics.frechet import feature_statistics, fid, frechet_distance, sifid
 from gansearch.metrics.inception import (
     WEIGHTS_ENV,
     Inception,
@@ -21,9 +22,13 @@ __all__ = [
     "decode",
     "encode",
     "encoded_sizes",
+    "feature_statistics",
+    "fid",
+    "frechet_distance",
     "inception_features",
     "load_inception",
     "profile",
+    "sifid",
     "storage_bytes",
     "stored_tensors",
     "weights_path",
