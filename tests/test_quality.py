@@ -13,6 +13,10 @@ from gansearch.metrics import (
     feature_statistics,
     frechet_distance,
     inception_features,
+    inception_score,
+    inception_score_from_probs,
+    kid,
+    kid_from_features,
     load_inception,
     sifid,
 )
@@ -182,3 +186,54 @@ def test_sifid_compares_single_images(inception):
     assert sifid(torch.stack([real, other]), batch, inception) == pytest.approx(close / 2, rel=1e-6)
     with pytest.raises(ConfigError, match="one real image or one per fake"):
         sifid(torch.stack([real, real]), torch.stack([real, real, real]), inception)
+
+
+def _direct_kid(x: np.ndarray, y: np.ndarray) -> float:
+    m, d = len(x), x.shape[1]
+    k = lambda a, b: (a @ b / d + 1) ** 3  # noqa: E731
+    same = sum(k(x[i], x[j]) + k(y[i], y[j]) for i in range(m) for j in range(m) if i != j)
+    cross = sum(k(x[i], y[j]) for i in range(m) for j in range(m))
+    return same / (m * (m - 1)) - 2 * cross / m**2
+
+
+def test_kid_matches_a_direct_computation():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(30, 8)), rng.normal(0.3, 1.2, size=(30, 8))
+    # Subsets as large as the sets hold every sample, in some order the estimator ignores.
+    value = kid_from_features(torch.from_numpy(x), torch.from_numpy(y), subsets=3)
+    assert value == pytest.approx(_direct_kid(x, y), rel=1e-10)
+
+
+def test_kid_subsets_are_seeded_and_the_estimate_is_unbiased():
+    rng = np.random.default_rng(1)
+    x, y = (torch.from_numpy(rng.normal(size=(200, 8))) for _ in range(2))
+    shifted = y + 0.5
+    once = kid_from_features(x, shifted, subsets=20, subset_size=50, seed=3)
+    assert once == kid_from_features(x, shifted, subsets=20, subset_size=50, seed=3)
+    assert once != kid_from_features(x, shifted, subsets=20, subset_size=50, seed=4)
+    same = kid_from_features(x, y, subsets=50, subset_size=100)
+    assert abs(same) < 0.1 * once  # same distribution: near 0, of either sign
+    with pytest.raises(ConfigError, match="features"):
+        kid_from_features(x, y[:, :4])
+
+
+def test_inception_score_on_class_probabilities():
+    n = 10
+    uniform = np.full((40, n), 1 / n)
+    one_hot = np.eye(n)[np.arange(40) % n]
+    assert inception_score_from_probs(uniform) == pytest.approx(1.0)
+    assert inception_score_from_probs(one_hot, splits=4) == pytest.approx(n)
+    # Confident but always the same class: no diversity, score 1.
+    assert inception_score_from_probs(np.eye(n)[np.zeros(40, int)]) == pytest.approx(1.0)
+    with pytest.raises(ConfigError, match="probabilities"):
+        inception_score_from_probs(uniform * 2)
+    with pytest.raises(ConfigError, match="splits"):
+        inception_score_from_probs(uniform, splits=41)
+
+
+def test_kid_and_inception_score_run_end_to_end(inception):
+    images = faces(image_size=32, channels=3)[:6][0]
+    features = inception_features(images, inception)
+    assert kid(images[:3], images[3:], inception, subsets=4, batch_size=2) == pytest.approx(
+        kid_from_features(features[:3], features[3:], subsets=4), rel=1e-6)
+    assert 1 <= inception_score(images, inception, splits=2, batch_size=4) <= inception.fc.out_features

@@ -10,6 +10,8 @@ from gansearch.metrics.inception import (
     load_inception,
     weights_path,
 )
+from gansearch.metrics.inception_score import inception_score, inception_score_from_probs
+from gansearch.metrics.kid import kid, kid_from_features
 from gansearch.metrics.storage import decode, encode, encoded_sizes, storage_bytes
 
 __all__ = [
@@ -26,6 +28,10 @@ __all__ = [
     "fid",
     "frechet_distance",
     "inception_features",
+    "inception_score",
+    "inception_score_from_probs",
+    "kid",
+    "kid_from_features",
     "load_inception",
     "profile",
     "sifid",
