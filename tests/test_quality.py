@@ -4,7 +4,7 @@ import pytest
 import torch
 from torchvision.models.inception import Inception3
 
-from gansearch.data import faces, load_image
+from gansearch.data import digits, faces, load_image
 from gansearch.errors import ConfigError, ResourceMissingError
 from gansearch.metrics import (
     WEIGHTS_ENV,
@@ -17,10 +17,14 @@ from gansearch.metrics import (
     inception_score_from_probs,
     kid,
     kid_from_features,
+    laplacian_pyramid,
     load_inception,
     sifid,
+    swd,
+    swd_levels,
 )
 from gansearch.metrics.inception import WEIGHTS_FILES, weights_cache_dir
+from gansearch.metrics.swd import pyramid_levels
 
 
 @pytest.fixture(autouse=True)
@@ -237,3 +241,41 @@ def test_kid_and_inception_score_run_end_to_end(inception):
     assert kid(images[:3], images[3:], inception, subsets=4, batch_size=2) == pytest.approx(
         kid_from_features(features[:3], features[3:], subsets=4), rel=1e-6)
     assert 1 <= inception_score(images, inception, splits=2, batch_size=4) <= inception.fc.out_features
+
+
+def _noised(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    noise = torch.randn(images.shape, generator=torch.Generator().manual_seed(7))
+    return (images + sigma * noise).clamp(-1, 1)
+
+
+def test_swd_orders_clean_slightly_and_heavily_noised_sets():
+    data = digits(image_size=32)[:64][0]
+    reference, clean = data[:32], data[32:]
+    levels = swd_levels(reference, clean)
+    assert len(levels) == 2  # 32 and 16 pixels
+    distances = [np.mean(levels), swd(reference, _noised(clean, 0.1)), swd(reference, _noised(clean, 0.5))]
+    assert distances[0] < distances[1] < distances[2]
+    assert swd(reference, clean) == distances[0]  # seeded
+    assert swd(reference, clean, batch_size=5) == pytest.approx(distances[0], rel=1e-5)
+    assert swd(reference, clean, seed=1) != distances[0]
+
+
+def test_swd_compares_a_single_image_with_its_samples():
+    real = load_image("brick", channels=1, max_size=128)  # (1, 128, 128)
+    crops = torch.stack([real[:, y:y + 48, x:x + 48] for y in (0, 40, 80) for x in (0, 40, 80)])
+    other = torch.stack([load_image("gravel", channels=1, max_size=128)[:, y:y + 48, :48]
+                         for y in (0, 40, 80)])
+    own, noised, foreign = swd(real, crops), swd(real, _noised(crops, 0.3)), swd(real, other)
+    assert own < noised and own < foreign
+    small = faces(image_size=25)[:4][0]  # one 25-pixel level
+    assert len(swd_levels(small[0], small[1:])) == 1
+
+
+def test_pyramid_levels_follow_the_image_size():
+    assert [pyramid_levels(s) for s in (7, 16, 25, 32, 64, 250)] == [1, 1, 1, 2, 3, 5]
+    image = load_image("camera", channels=1, max_size=64)[None]
+    levels = laplacian_pyramid(image, 3)
+    assert [tuple(level.shape[-2:]) for level in levels] == [(64, 64), (32, 32), (16, 16)]
+    assert levels[0].abs().mean() < 0.3 * image.abs().mean()  # band-pass: details only
+    with pytest.raises(ConfigError, match="at least 7 pixels"):
+        swd(torch.zeros(1, 1, 6, 6), torch.zeros(1, 1, 6, 6))

@@ -13,6 +13,7 @@ from gansearch.metrics.inception import (
 from gansearch.metrics.inception_score import inception_score, inception_score_from_probs
 from gansearch.metrics.kid import kid, kid_from_features
 from gansearch.metrics.storage import decode, encode, encoded_sizes, storage_bytes
+from gansearch.metrics.swd import laplacian_pyramid, swd, swd_levels
 
 __all__ = [
     "WEIGHTS_ENV",
@@ -32,10 +33,13 @@ __all__ = [
     "inception_score_from_probs",
     "kid",
     "kid_from_features",
+    "laplacian_pyramid",
     "load_inception",
     "profile",
     "sifid",
     "storage_bytes",
     "stored_tensors",
+    "swd",
+    "swd_levels",
     "weights_path",
 ]
