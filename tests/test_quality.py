@@ -1,7 +1,9 @@
+import math
 
 import numpy as np
 import pytest
 import torch
+from skimage.metrics import structural_similarity
 from torchvision.models.inception import Inception3
 
 from gansearch.data import digits, faces, load_image
@@ -19,7 +21,9 @@ from gansearch.metrics import (
     kid_from_features,
     laplacian_pyramid,
     load_inception,
+    psnr,
     sifid,
+    ssim,
     swd,
     swd_levels,
 )
@@ -106,6 +110,17 @@ def test_inception_features_run_end_to_end(inception):
                           atol=1e-6)
     assert inception_features(faces(image_size=40)[:1][0], inception, device="cpu").shape == (1, 2048)
     assert inception.early_features(images[:2]).shape == (2, 192, 4, 4)  # SIFID's map, no resize
+
+
+def test_metric_inputs_are_checked():
+    with pytest.raises(ConfigError, match=r"\[-1, 1\]"):
+        swd(torch.rand(2, 3, 32, 32) * 255, torch.rand(2, 3, 32, 32))
+    with pytest.raises(ConfigError, match="shape"):
+        psnr(torch.zeros(2, 4, 16, 16), torch.zeros(2, 4, 16, 16))
+    with pytest.raises(ConfigError, match="pair"):
+        ssim(torch.zeros(2, 1, 16, 16), torch.zeros(3, 1, 16, 16))
+    with pytest.raises(ConfigError, match="batch_size"):
+        psnr(torch.zeros(2, 1, 16, 16), torch.zeros(2, 1, 16, 16), batch_size=0)
 
 
 @pytest.fixture(scope="module")
@@ -279,3 +294,38 @@ def test_pyramid_levels_follow_the_image_size():
     assert levels[0].abs().mean() < 0.3 * image.abs().mean()  # band-pass: details only
     with pytest.raises(ConfigError, match="at least 7 pixels"):
         swd(torch.zeros(1, 1, 6, 6), torch.zeros(1, 1, 6, 6))
+
+
+def test_psnr_is_infinite_for_identical_images_and_exact_for_known_noise():
+    images = faces(image_size=32)[:4][0] * 0.9
+    assert psnr(images, images) == math.inf
+    signs = torch.randint(0, 2, images.shape).double() * 2 - 1
+    for d in (0.01, 0.1):
+        # Every pixel off by +-d: MSE = d^2, PSNR = 10 log10(2^2 / d^2) on the [-1, 1] range.
+        assert psnr(images + d * signs, images, batch_size=3) == pytest.approx(10 * math.log10(4 / d**2))
+    assert psnr(images + 0.1 * signs, images, data_range=1.0) == pytest.approx(20.0)
+
+
+def test_ssim_is_one_for_identical_images_and_matches_scikit_image():
+    image = load_image("astronaut", max_size=64)
+    noisy = _noised(image[None], 0.2)[0]
+    assert ssim(image, image) == pytest.approx(1.0)
+    expected = structural_similarity(noisy.double().numpy(), image.double().numpy(), channel_axis=0,
+                                     data_range=2.0, gaussian_weights=True, sigma=1.5,
+                                     use_sample_covariance=False)
+    assert ssim(noisy, image, device="cpu") == pytest.approx(expected, abs=1e-6)
+    assert ssim(_noised(image[None], 0.5), image[None]) < ssim(noisy, image) < 1
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_metrics_give_the_same_numbers_on_the_gpu(inception):
+    data = digits(image_size=32)[:64][0]
+    a, b = data[:32], _noised(data[32:], 0.1)
+    assert swd(a, b, device="cuda") == pytest.approx(swd(a, b), rel=1e-4)
+    assert psnr(a, b, device="cuda") == pytest.approx(psnr(a, b), rel=1e-6)
+    assert ssim(a, b, device="cuda") == pytest.approx(ssim(a, b), rel=1e-6)
+    rgb = faces(image_size=32, channels=3)[:4][0]
+    gpu = inception_features(rgb, inception, device="cuda")
+    inception.cpu()
+    assert torch.allclose(gpu, inception_features(rgb, inception), rtol=1e-3, atol=1e-4)

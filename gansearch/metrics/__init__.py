@@ -12,6 +12,7 @@ from gansearch.metrics.inception import (
 )
 from gansearch.metrics.inception_score import inception_score, inception_score_from_probs
 from gansearch.metrics.kid import kid, kid_from_features
+from gansearch.metrics.reference import psnr, ssim
 from gansearch.metrics.storage import decode, encode, encoded_sizes, storage_bytes
 from gansearch.metrics.swd import laplacian_pyramid, swd, swd_levels
 
@@ -36,7 +37,9 @@ __all__ = [
     "laplacian_pyramid",
     "load_inception",
     "profile",
+    "psnr",
     "sifid",
+    "ssim",
     "storage_bytes",
     "stored_tensors",
     "swd",
