@@ -209,7 +209,10 @@ def test_sifid_compares_single_images(inception):
 
 def _direct_kid(x: np.ndarray, y: np.ndarray) -> float:
     m, d = len(x), x.shape[1]
-    k = lambda a, b: (a @ b / d + 1) ** 3  # noqa: E731
+
+    def k(a, b):
+        return (a @ b / d + 1) ** 3
+
     same = sum(k(x[i], x[j]) + k(y[i], y[j]) for i in range(m) for j in range(m) if i != j)
     cross = sum(k(x[i], y[j]) for i in range(m) for j in range(m))
     return same / (m * (m - 1)) - 2 * cross / m**2
