@@ -36,7 +36,7 @@ def test_good_spec_resolves():
 
 @pytest.mark.parametrize("changes,match", [
     ({"colour": 1}, "unknown key.*'colour'"),
-    ({"space": {"prune_filters.amont": {"uniform": [0.1, 0.5]}}}, "space.prune_filters.amont is not a setting"),
+    ({"space": {"prune_filters.amont": {"uniform": [0.1, 0.5]}}}, "prune_filters.amont is not a setting"),
     ({"space": {"prune_filters.amount": {"uniform": [0.1, 1.2]}}}, "space.prune_filters.amount allows 1.2"),
     ({"space": {"prune_filters.amount": {"uniform": [0.5, 0.1]}}}, "low 0.5 must be below high 0.1"),
     ({"space": {"prune_filters.amount": {"gaussian": [0, 1]}}}, "unknown distribution 'gaussian'"),

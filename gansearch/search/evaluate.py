@@ -83,9 +83,8 @@ def quality(model: str, generator, data, metrics: list[str], cfg: EvalConfig) ->
 
             out[name] = getattr(reference, name)(fake, real)
         else:
-            from gansearch.metrics.inception import InceptionConfig, load_inception
-
             from gansearch.metrics import frechet, kid
+            from gansearch.metrics.inception import InceptionConfig, load_inception
 
             if inception is None:
                 inception = load_inception(InceptionConfig(path=cfg.inception_weights))
