@@ -139,9 +139,14 @@ def _summary(spec, result) -> str:
     return "\n".join(lines)
 
 
-def _trial(args: argparse.Namespace) -> int:
-    import yaml
+def _scalar(text: str):
+    """A --set value as the search-space YAML would read it (1e-3 a number, [a, b] a list)."""
+    from gansearch.config import parse_yaml
 
+    return parse_yaml(text)
+
+
+def _trial(args: argparse.Namespace) -> int:
     from gansearch.search.spec import load_spec
     from gansearch.search.trial import run_trial
     from gansearch.train.loop import ProgressBar
@@ -151,7 +156,7 @@ def _trial(args: argparse.Namespace) -> int:
         key, sep, value = item.partition("=")
         if not sep:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. prune_filters.amount=0.5")
-        knobs[key.strip()] = yaml.safe_load(value)
+        knobs[key.strip()] = _scalar(value)
     spec = load_spec(args.space, overrides=knobs)
     teacher = args.teacher
     if teacher is None:

@@ -13,7 +13,6 @@ Layout of a sweep folder (``<storage>/<name>/``)::
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,7 +175,7 @@ def results_table(grid, spec: SweepSpec):
                     "params", "macs", "weight_bytes", "sparsity", "time_total_s"):
             row[key] = metrics.get(key)
         row["status"] = "error" if result.error else ("finished" if metrics.get("final") == 1 else "stopped")
-        row["error"] = str(result.error).splitlines()[0][:300] if result.error else ""
+        row["error"] = _reason(result.error) if result.error else ""
         row["student_file"] = str(Path(result.path).parent.parent / "students" / row["trial_id"]
                                   / "student.pt") if row["final"] == 1 else ""
         rows.append(row)
@@ -186,5 +185,8 @@ def results_table(grid, spec: SweepSpec):
     return table
 
 
-def describe_resume(folder: Path) -> str:
-    return f"{folder}{os.sep}ray"
+def _reason(error: BaseException) -> str:
+    """The trial's own exception, not Ray's wrapper around it."""
+    cause = getattr(error, "cause", None) or error
+    lines = [line for line in str(cause).splitlines() if line.strip()]
+    return f"{type(cause).__name__}: {lines[-1] if lines else ''}"[:300]

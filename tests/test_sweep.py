@@ -1,0 +1,146 @@
+"""Real sweeps on a local Ray with 2 CPUs: multi-objective Optuna, MLflow (local store and a
+real server), a diverging trial, the Pareto front, students that reload."""
+
+import socket
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+import ray
+from mlflow import MlflowClient
+
+import gansearch
+from gansearch.checkpoint import load_checkpoint
+from gansearch.errors import ConfigError
+from gansearch.models import example_input
+from gansearch.search.spec import parse_spec
+from gansearch.search.sweep import SweepOptions, run_sweep
+
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _spec(teacher, **changes):
+    raw = {
+        "name": "t",
+        "teacher": {"checkpoint": str(teacher)},
+        "recipe": [{"prune_filters": {"amount": 0.5}}, {"finetune": {"iterations": 1}},
+                   {"precision": {"dtype": "float32"}}],
+        "space": {"prune_filters.amount": {"uniform": [0.1, 0.8]},
+                  "precision.dtype": {"choice": ["float32", "float16"]}},
+        "objectives": [{"metric": "swd"}, {"metric": "weight_bytes"}, {"metric": "macs"}],
+        "search": {"algorithm": "tpe", "num_samples": 4, "seed": 0, "max_concurrent": 2},
+        "evaluation": {"samples": 2, "latency_runs": 1},
+        "device": "cpu",
+        **changes,
+    }
+    return parse_spec(raw, base=teacher.parent)
+
+
+def _children(uri, name):
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name(name)
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if r.data.tags.get("gansearch.role") == "sweep"]
+    children = [r for r in runs if r.data.tags.get("gansearch.role") == "trial"]
+    return client, parents, children
+
+
+def test_multi_objective_sweep_tracks_every_trial(tiny_singan_teacher, tmp_path):
+    spec = _spec(tiny_singan_teacher)
+    result = run_sweep(spec, SweepOptions(storage=str(tmp_path), verbose=0))
+    table = result.table
+    assert len(table) == 4 and (table["status"] == "finished").all()
+    assert (result.folder / "results.csv").is_file() and (result.folder / "pareto.csv").is_file()
+    assert 1 <= len(result.front) <= 4
+
+    study = optuna.load_study(study_name="t", storage=f"sqlite:///{result.folder / 'optuna.db'}")
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 4 and all(len(t.values) == 3 for t in complete)
+    assert study.directions == [optuna.study.StudyDirection.MINIMIZE] * 3
+
+    client, parents, children = _children(result.tracking_uri, "t")
+    assert len(parents) == 1 and parents[0].info.run_id == result.parent_run_id
+    assert len(children) == 4
+    for run in children:
+        assert run.data.tags["mlflow.parentRunId"] == result.parent_run_id
+        assert run.info.status == "FINISHED"
+        assert {"prune_filters.amount", "precision.dtype"} <= set(run.data.params)
+        assert {"swd", "weight_bytes", "macs"} <= set(run.data.metrics)
+        history = client.get_metric_history(run.info.run_id, "swd")
+        assert len(history) == 4  # after each of the 3 steps, and the final measurement
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"samples.png", "student"} <= artifacts
+
+    for _, row in table.iterrows():  # the reported cost is the reloaded student's own
+        student = load_checkpoint(row["student_file"]).generator
+        cost = gansearch.profile(student, example_input(student), latency_runs=0)
+        assert cost.weight_bytes == row["weight_bytes"] and cost.macs == row["macs"]
+        half = row["precision.dtype"] == "float16"
+        assert (next(student.parameters()).dtype == __import__("torch").float16) == half
+
+
+def test_diverging_trial_fails_with_its_reason_and_the_sweep_goes_on(tiny_singan_teacher, tmp_path):
+    spec = _spec(tiny_singan_teacher, space={"finetune.lr_factor": {"grid": [1.0, 1e30]}},
+                 search={"algorithm": "grid", "num_samples": 1}, max_failures=0)
+    result = run_sweep(spec, SweepOptions(storage=str(tmp_path), verbose=0))
+    table = result.table.set_index("finetune.lr_factor")
+    assert table.loc[1.0, "status"] == "finished"
+    assert table.loc[1e30, "status"] == "error" and "diverged" in table.loc[1e30, "error"]
+    assert len(result.front) == 1
+    _, _, children = _children(result.tracking_uri, "t")
+    failed = [r for r in children if r.info.status == "FAILED"]
+    assert len(failed) == 1 and "diverged" in failed[0].data.tags["error"]
+
+
+def test_existing_sweep_is_not_overwritten(tiny_singan_teacher, tmp_path):
+    spec = _spec(tiny_singan_teacher, search={"algorithm": "random", "num_samples": 1})
+    run_sweep(spec, SweepOptions(storage=str(tmp_path), verbose=0))
+    with pytest.raises(ConfigError, match="--resume"):
+        run_sweep(spec, SweepOptions(storage=str(tmp_path), verbose=0))
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sweep_logs_to_a_real_mlflow_server(tiny_singan_teacher, tmp_path):
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--default-artifact-root", str(tmp_path / "server-artifacts"), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                MlflowClient(uri).search_experiments()
+                break
+            except Exception:
+                if time.time() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(1)
+        spec = _spec(tiny_singan_teacher, search={"algorithm": "random", "num_samples": 2,
+                                                  "max_concurrent": 2})
+        result = run_sweep(spec, SweepOptions(storage=str(tmp_path / "runs"), tracking_uri=uri,
+                                              verbose=0))
+        assert result.tracking_uri == uri
+        client, parents, children = _children(uri, "t")
+        assert len(parents) == 1 and len(children) == 2
+        assert all(r.info.status == "FINISHED" for r in children)
+        assert {"samples.png", "student"} <= {a.path for a in client.list_artifacts(children[0].info.run_id)}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
