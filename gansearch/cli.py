@@ -103,6 +103,11 @@ def _sweep(args: argparse.Namespace) -> int:
                            verbose=0 if args.quiet else 1)
     result = run_sweep(spec, options)
     print(_summary(spec, result))
+    if result.unfinished:
+        again = " ".join(["gansearch sweep", str(args.space), "--resume", "--storage", args.storage]
+                         + (["--name", args.name] if args.name else []))
+        print(f"interrupted with {result.unfinished} trial(s) unfinished; continue with: {again}")
+        return 130
     return 0
 
 

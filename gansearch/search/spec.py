@@ -200,7 +200,7 @@ class SweepSpec:
 def load_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> SweepSpec:
     path = Path(path)
     raw = load_yaml(path)
-    return parse_spec(raw, base=path.parent, where=str(path), overrides=overrides)
+    return parse_spec(raw, base=path.parent.resolve(), where=str(path), overrides=overrides)
 
 
 def parse_spec(raw: dict[str, Any], *, base: Path, where: str = "spec",

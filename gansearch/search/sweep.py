@@ -45,6 +45,7 @@ class SweepResult:
     front: Any  # the Pareto-optimal finished trials
     tracking_uri: str
     parent_run_id: str
+    unfinished: int = 0  # trials left pending or running by an interruption (resume them)
 
 
 def sweep_folder(spec: SweepSpec, options: SweepOptions) -> Path:
@@ -55,7 +56,7 @@ def prepare_teacher(spec: SweepSpec, folder: Path) -> tuple[Path, str]:
     """The teacher checkpoint every trial starts from (trained now if the spec gives a config,
     unless an earlier run of this sweep already did) and its model family."""
     if spec.teacher.checkpoint is not None:
-        path = spec.resolve(spec.teacher.checkpoint)
+        path = spec.resolve(spec.teacher.checkpoint).resolve()  # trials run in other folders
     else:
         path = folder / "teacher" / "teacher.pt"
         if not path.is_file():
@@ -107,15 +108,20 @@ def run_sweep(spec: SweepSpec, options: SweepOptions) -> SweepResult:
                            tune_config=_tune_config(spec, options, folder),
                            run_config=_run_config(spec, options, folder))
     grid = tuner.fit()
+    # Ctrl-C makes Tune save its state and return early: trials left PENDING or RUNNING.
+    unfinished = sum(t.status not in ("TERMINATED", "ERROR")
+                     for t in tune.ExperimentAnalysis(str(ray_dir)).trials)
     table = results_table(grid, spec)
     from gansearch.report.pareto import pareto_front
 
     table.to_csv(folder / "results.csv", index=False)
     front = pareto_front(table[table["final"] == 1], spec.objectives) if len(table) else table
     front.to_csv(folder / "pareto.csv", index=False)
-    tracking.finish_sweep_run(sweep_run, {"trials": len(table), "finished": int((table["final"] == 1).sum())
-                                          if len(table) else 0, "front_size": len(front)})
-    return SweepResult(folder, table, front, tracking_uri, sweep_run.parent_run_id)
+    finished = int((table["final"] == 1).sum()) if len(table) else 0
+    tracking.finish_sweep_run(sweep_run, {"trials": len(table), "finished": finished,
+                                          "front_size": len(front)},
+                              status="KILLED" if unfinished else "FINISHED")
+    return SweepResult(folder, table, front, tracking_uri, sweep_run.parent_run_id, unfinished)
 
 
 def _tune_config(spec: SweepSpec, options: SweepOptions, folder: Path):
