@@ -144,3 +144,30 @@ def test_sweep_logs_to_a_real_mlflow_server(tiny_singan_teacher, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_asha_stops_trials_early_and_keeps_them_off_the_front(tiny_singan_teacher, tmp_path):
+    spec = _spec(tiny_singan_teacher, search={"algorithm": "random", "num_samples": 6, "max_concurrent": 2},
+                 scheduler={"type": "asha", "grace_period": 1, "reduction_factor": 2})
+    result = run_sweep(spec, SweepOptions(storage=str(tmp_path), verbose=0))
+    table = result.table
+    assert len(table) == 6 and set(table["status"]) <= {"finished", "stopped"}
+    stopped = table[table["status"] == "stopped"]
+    assert (stopped["final"] == 0).all() and (stopped["recipe_step"] < 4).all()
+    assert set(result.front["trial_id"]) <= set(table.loc[table["status"] == "finished", "trial_id"])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA device")
+def test_trial_runs_on_the_gpu_with_mixed_precision(tiny_singan_teacher, tmp_path):
+    from gansearch.search.trial import run_trial
+
+    spec = _spec(tiny_singan_teacher, device="cuda")
+    spec = spec.__class__(**{**spec.__dict__, "recipe": spec.recipe.with_knobs(
+        {"finetune.mixed_precision": True})})
+    reports = []
+    result = run_trial(spec, {"prune_filters.amount": 0.5}, tiny_singan_teacher, tmp_path,
+                       lambda m, _: reports.append(m))
+    assert result["final"] == 1 and len(reports) == 4
+    student = load_checkpoint(result["student_file"], map_location="cuda").generator
+    assert next(student.parameters()).is_cuda
