@@ -7,6 +7,7 @@ Every verb parses its input into typed configs first; an error in input prints o
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -24,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gansearch: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into head or similar, which stopped reading
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -90,3 +90,12 @@ def test_dry_run_prints_the_resolved_space():
 def test_load_spec_reports_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="no such file"):
         load_spec(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("path", sorted(p for p in __import__("pathlib").Path("search_spaces").rglob("*.yaml")
+                                        if "teachers" not in p.parts), ids=str)
+def test_shipped_search_spaces_validate(path):
+    spec = load_spec(path)
+    assert spec.space and spec.recipe.steps
+    if spec.teacher.config:
+        assert spec.resolve(spec.teacher.config).is_file()
