@@ -72,6 +72,7 @@ def test_multi_objective_sweep_tracks_every_trial(tiny_singan_teacher, tmp_path)
     assert len(children) == 4
     for run in children:
         assert run.data.tags["mlflow.parentRunId"] == result.parent_run_id
+        assert run.data.tags["gansearch.sweep"] == "t"
         assert run.info.status == "FINISHED"
         assert {"prune_filters.amount", "precision.dtype"} <= set(run.data.params)
         assert {"swd", "weight_bytes", "macs"} <= set(run.data.metrics)

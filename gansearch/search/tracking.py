@@ -33,6 +33,7 @@ class SweepRun:
     tracking_uri: str
     experiment_id: str
     parent_run_id: str
+    name: str  # the sweep's
 
     def client(self):
         from mlflow import MlflowClient
@@ -67,7 +68,7 @@ def start_sweep_run(tracking_uri: str, name: str, sweep_dir: Path, params: dict[
                                 run_name=name)
         run_id = run.info.run_id
         log_params(client, run_id, params)
-    return SweepRun(tracking_uri, experiment_id, run_id)
+    return SweepRun(tracking_uri, experiment_id, run_id, name)
 
 
 def finish_sweep_run(sweep: SweepRun, metrics: dict[str, float], status: str = "FINISHED") -> None:
@@ -86,7 +87,7 @@ def trial_run(sweep: SweepRun, trial_id: str, trial_name: str, params: dict[str,
         client.update_run(found[0].info.run_id, status="RUNNING")
         return found[0].info.run_id
     run = client.create_run(sweep.experiment_id, run_name=trial_name, tags={
-        PARENT_TAG: sweep.parent_run_id, SWEEP_TAG: sweep.parent_run_id, TRIAL_TAG: trial_id,
+        PARENT_TAG: sweep.parent_run_id, SWEEP_TAG: sweep.name, TRIAL_TAG: trial_id,
         "gansearch.role": "trial", "status": "running"})
     log_params(client, run.info.run_id, params)
     return run.info.run_id
