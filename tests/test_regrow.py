@@ -147,6 +147,17 @@ def test_dense_and_sparse_models_come_out_at_the_end():
     assert sparse.eval()(z).shape == dense.eval()(z).shape == (3, 1, 8, 8)
 
 
+def test_a_run_ending_where_a_sparse_phase_begins_keeps_its_trained_weights():
+    trained = {}  # placed before the callback: the weights after the last iteration, unpruned
+    cb = ReganCallback(ReganConfig(sparsity=0.5, **SCHEDULE), stability_every=0)
+    _train([Spy(lambda s: trained.update({s.step: [m.weight.detach().clone()
+                                                   for _, m in prunable_layers(s.generator)]})), cb],
+           iterations=24)  # 24 = warm-up 4 + 2 x (5 sparse + 5 grown): the next phase would prune
+    assert [p.kind for p in cb.result.phases][-1] == "grown"
+    for before, (_, after) in zip(trained[24], prunable_layers(cb.result.dense["G"]), strict=True):
+        assert torch.equal(before, after.weight) and torch.count_nonzero(after.weight) == before.numel()
+
+
 def test_training_flops_are_measured_lower_than_dense_only_when_sparse_phases_ran():
     rho = 0.5
     cb = ReganCallback(ReganConfig(sparsity=rho, network="both", **SCHEDULE), stability_every=0)

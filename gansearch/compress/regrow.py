@@ -32,7 +32,7 @@ from torch import Tensor, nn
 import gansearch
 from gansearch.compress.unstructured import make_permanent, prunable_layers, prune_unstructured
 from gansearch.config import check_choice, check_range
-from gansearch.errors import ConfigError
+from gansearch.errors import ConfigError, GansearchError
 from gansearch.train.loop import TrainState
 
 NETWORKS = ("G", "D", "both")
@@ -179,6 +179,11 @@ class ReganCallback:
 
     def on_train_end(self, state: TrainState) -> None:
         self._close(state)
+        if self.phase == "sparse" and state.step == self._phase_start:
+            # The run ended where a sparse phase begins: no iteration trained with that pruning,
+            # so it is undone and the trained weights come out whole.
+            for _, net, _ in self._nets:
+                _unprune(net)
         self._leave()  # plain networks, learning rates as they were
         for name, net, _ in self._nets:
             self._result.dense[name] = copy.deepcopy(net)
@@ -191,7 +196,7 @@ class ReganCallback:
     def result(self) -> ReganResult:
         """The last finished run's result."""
         if not self.results:
-            raise ConfigError("no Re-GAN run has finished yet; pass the callback to a training loop")
+            raise GansearchError("no Re-GAN run has finished yet; pass the callback to a training loop")
         return self.results[-1]
 
     # -- phases -------------------------------------------------------------------------------
@@ -323,6 +328,14 @@ def _regrow(net: nn.Module, optimizer: torch.optim.Optimizer) -> None:
             buf = optimizer.state.get(param, {}).get(key)
             if isinstance(buf, Tensor) and buf.shape == param.shape:
                 buf.masked_fill_(regrown, 0)
+
+
+def _unprune(net: nn.Module) -> None:
+    """Lift every mask of ``net`` and keep the weights under it as they are."""
+    for _, m in prunable_layers(net):
+        if hasattr(m, "weight_mask"):
+            m.weight_mask.fill_(1)
+    make_permanent(net)
 
 
 def _density(net: nn.Module) -> float:
