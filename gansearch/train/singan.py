@@ -103,9 +103,10 @@ def _train_scale(k, reals, G: SinGANGenerator, D: SinGANDiscriminator, p: SinGAN
         if j != k:
             frozen.eval()
             frozen.requires_grad_(False)
-    opt_g = torch.optim.Adam(g.parameters(), lr=p.lr_g, betas=(p.beta1, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), lr=p.lr_d, betas=(p.beta1, 0.999))
     milestone = max(1, int(p.lr_decay_at * p.iterations))
+    decay = 0.1 if steps.start >= milestone else 1.0  # a run resumed past the milestone
+    opt_g = torch.optim.Adam(g.parameters(), lr=p.lr_g * decay, betas=(p.beta1, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=p.lr_d * decay, betas=(p.beta1, 0.999))
 
     with torch.no_grad():
         prev_rec = _coarser(G, k, G.reconstruction_noise(k - 1) if k else None, real)
@@ -116,9 +117,12 @@ def _train_scale(k, reals, G: SinGANGenerator, D: SinGANDiscriminator, p: SinGAN
     state = TrainState(g, d, opt_g, opt_d, p.iterations, step=steps.start, scale=k)
     fire(callbacks, "on_train_begin", state)
     for it in steps:
-        for opt, lr in ((opt_g, p.lr_g), (opt_d, p.lr_d)):  # x0.1 after the milestone
-            for group in opt.param_groups:
-                group["lr"] = lr * (0.1 if it >= milestone else 1.0)
+        if it == milestone and it > steps.start:
+            # x0.1 after the milestone, multiplied in (not set) so that a callback's own lr
+            # changes (Re-GAN's x0.1 while grown) compose with it.
+            for opt in (opt_g, opt_d):
+                for group in opt.param_groups:
+                    group["lr"] *= 0.1
         z = torch.randn_like(real)
         for _ in range(p.d_steps):
             with torch.no_grad():
