@@ -12,7 +12,8 @@ def describe(device: str = "cpu") -> str:
     if device.startswith("cuda"):
         where = f"GPU {torch.cuda.get_device_name(torch.device(device))}"
     else:
-        where = f"CPU {_cpu_model()}, {torch.get_num_threads()} threads of {os.cpu_count()} cores"
+        threads = torch.get_num_threads()
+        where = f"CPU {_cpu_model()}, {threads} thread{'' if threads == 1 else 's'} of {os.cpu_count()} cores"
     return f"{where}; torch {torch.__version__}, Python {platform.python_version()}, {platform.system()}"
 
 

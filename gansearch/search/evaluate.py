@@ -58,7 +58,7 @@ def generated_and_real(model: str, generator, data, samples: int, seed: int
         z = torch.randn(samples, generator.config.latent_dim, generator=gen, device=param.device)
         fake = generator(z.to(param.dtype))
         picks = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:samples]
-        real = torch.stack([data[int(i)] for i in picks])
+        real = torch.stack([data[int(i)][0] for i in picks])  # items are (image,) tuples
     else:
         pairs = [data[i] for i in range(min(samples, len(data)))]
         source = torch.stack([p[0] for p in pairs]).to(param.device, param.dtype)
