@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gansearch.compress.structured import shrink_to
+from gansearch.compress.architecture import describe, rebuild
 from gansearch.config import to_dict
 from gansearch.errors import CheckpointError, ConfigError
 from gansearch.metrics.cost import stored_tensors
@@ -43,6 +43,7 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> Path:
         "model": ckpt.model,
         "generator_config": to_dict(ckpt.generator.config),
         "generator": stored_tensors(ckpt.generator),
+        "generator_architecture": describe(ckpt.generator),
         "discriminator_config": None,
         "discriminator": None,
         "meta": ckpt.meta,
@@ -50,6 +51,7 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> Path:
     if ckpt.discriminator is not None:
         payload["discriminator_config"] = to_dict(ckpt.discriminator.config)
         payload["discriminator"] = stored_tensors(ckpt.discriminator)
+        payload["discriminator_architecture"] = describe(ckpt.discriminator)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -92,9 +94,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 def _restore(model: str, role: str, payload: dict[str, Any]) -> nn.Module:
-    # A structurally pruned model is its config's architecture with fewer channels: build the
-    # original, shrink it to the stored shapes, and take the stored tensors as they are
+    # A compressed model is its config's architecture with fewer channels, factorized or int8
+    # layers: build the original, replay those changes, and take the stored tensors as they are
     # (assign=True keeps their dtype, e.g. a half-precision student).
-    module = shrink_to(build(model, role, payload[f"{role}_config"]), payload[role])
+    module = rebuild(build(model, role, payload[f"{role}_config"]), payload.get(f"{role}_architecture"),
+                     payload[role])
     module.load_state_dict(payload[role], assign=True)
     return module.eval()

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gansearch.errors import GansearchError
+from gansearch.errors import ConfigError, GansearchError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +51,126 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--device", default="cpu")
     pr.add_argument("--layers", action="store_true", help="also print the per-operator MACs")
     pr.set_defaults(run=_profile)
+
+    sw = verbs.add_parser("sweep", help="run a compression sweep: Ray Tune trials, MLflow runs, "
+                                        "the Pareto front")
+    sw.add_argument("space", type=Path, help="search space YAML (see search_spaces/)")
+    sw.add_argument("--address", help="an existing Ray cluster (host:port); default: a local Ray")
+    sw.add_argument("--tracking-uri", help="MLflow tracking URI; default: a SQLite store in the "
+                                           "sweep folder")
+    sw.add_argument("--name", help="sweep name (default: the space's name:)")
+    sw.add_argument("--storage", default="runs/sweeps", help="results folder, or a path shared by "
+                                                             "the cluster's nodes (default runs/sweeps)")
+    sw.add_argument("--num-samples", type=int, help="trials (overrides search.num_samples)")
+    sw.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
+    sw.add_argument("--gpus-per-trial", type=float, help="GPUs per trial; a fraction packs "
+                                                         "trials on one GPU (overrides resources.gpus)")
+    sw.add_argument("--dry-run", action="store_true", help="validate, print the resolved space "
+                                                           "and the trial count, start nothing")
+    sw.add_argument("--quiet", action="store_true", help="no live trial table")
+    sw.set_defaults(run=_sweep)
+
+    tr = verbs.add_parser("trial", help="run one trial of a search space in this process, "
+                                        "without Ray (for debugging)")
+    tr.add_argument("space", type=Path)
+    tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a knob value, e.g. prune_filters.amount=0.5 (repeatable)")
+    tr.add_argument("--teacher", type=Path, help="teacher checkpoint (default: the space's, or "
+                                                 "the one its sweep trained)")
+    tr.add_argument("--out", type=Path, default=Path("runs/trial"), help="where the student goes")
+    tr.add_argument("--device", help="override the space's device")
+    tr.set_defaults(run=_trial)
     return p
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from gansearch.config import check_range
+    from gansearch.search.spec import load_spec
+
+    spec = load_spec(args.space)
+    if args.num_samples is not None:
+        check_range("--num-samples", args.num_samples, 1)
+    if args.gpus_per_trial is not None:
+        check_range("--gpus-per-trial", args.gpus_per_trial, 0)
+    if args.dry_run:
+        print(_describe_spec(spec, args.num_samples))
+        return 0
+    from gansearch.search.sweep import SweepOptions, run_sweep
+
+    options = SweepOptions(storage=args.storage, name=args.name, address=args.address,
+                           tracking_uri=args.tracking_uri, num_samples=args.num_samples,
+                           gpus_per_trial=args.gpus_per_trial, resume=args.resume,
+                           verbose=0 if args.quiet else 1)
+    result = run_sweep(spec, options)
+    print(_summary(spec, result))
+    return 0
+
+
+def _describe_spec(spec, num_samples) -> str:
+    n = num_samples or spec.search.num_samples
+    grid = spec.grid_size()
+    trials = n * (grid if spec.search.algorithm == "grid" else 1)
+    lines = [f"sweep {spec.name}: {trials:g} trials, {spec.search.algorithm} search, "
+             f"scheduler {spec.scheduler.type}",
+             f"teacher: {spec.teacher.checkpoint or spec.teacher.config + ' (trained once)'}",
+             "recipe: " + " -> ".join(spec.recipe.addresses),
+             "objectives: " + ", ".join(f"{o.metric} ({o.direction})" for o in spec.objectives),
+             "space:"]
+    lines += [f"  {k}: {d.kind} {list(d.values)}" for k, d in spec.space.items()]
+    fixed = {k: v for k, v in spec.recipe.knobs().items() if k not in spec.space}
+    lines += ["fixed:"] + [f"  {k}: {v}" for k, v in fixed.items()]
+    return "\n".join(lines)
+
+
+def _summary(spec, result) -> str:
+    table, front = result.table, result.front
+    done = int((table["final"] == 1).sum()) if len(table) else 0
+    failed = int((table["status"] == "error").sum()) if len(table) else 0
+    names = [o.metric for o in spec.objectives]
+    lines = [f"{len(table)} trials: {done} finished, {failed} failed, {len(table) - done - failed} "
+             f"stopped early", f"Pareto front ({len(front)} trials; {', '.join(names)}):"]
+    knobs = list(spec.space)
+    if len(front):
+        lines.append(front[names + knobs].to_string(index=False))
+    lines += [f"results: {result.folder / 'results.csv'}, front: {result.folder / 'pareto.csv'}",
+              f"students: {result.folder / 'students'}",
+              f"MLflow: {result.tracking_uri} (parent run {result.parent_run_id}); browse with "
+              f"mlflow ui --backend-store-uri {result.tracking_uri}"]
+    return "\n".join(lines)
+
+
+def _trial(args: argparse.Namespace) -> int:
+    import yaml
+
+    from gansearch.search.spec import load_spec
+    from gansearch.search.trial import run_trial
+    from gansearch.train.loop import ProgressBar
+
+    knobs = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. prune_filters.amount=0.5")
+        knobs[key.strip()] = yaml.safe_load(value)
+    spec = load_spec(args.space, overrides=knobs)
+    teacher = args.teacher
+    if teacher is None:
+        if spec.teacher.checkpoint is not None:
+            teacher = spec.resolve(spec.teacher.checkpoint)
+        else:
+            from gansearch.search.sweep import SweepOptions, prepare_teacher, sweep_folder
+
+            teacher, _ = prepare_teacher(spec, sweep_folder(spec, SweepOptions()))
+
+    def report(metrics, _checkpoint) -> None:
+        shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                          for k, v in metrics.items())
+        print(f"[{metrics.get('step_name', 'final')}] {shown}", flush=True)
+
+    result = run_trial(spec, knobs, teacher, args.out, report, device=args.device,
+                       callbacks=[ProgressBar("fine-tune")])
+    print(f"student written to {result['student_file']} (samples: {result['samples_file']})")
+    return 0
 
 
 def _train(args: argparse.Namespace) -> int:

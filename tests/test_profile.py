@@ -4,7 +4,16 @@ from torch import nn
 from torch.nn.utils import prune
 
 import gansearch
-from gansearch.metrics import decode, encode, encoded_sizes, stored_tensors
+from gansearch.metrics import (
+    decode,
+    encode,
+    encoded_sizes,
+    entropy_bits,
+    huffman_bytes,
+    storage_bytes,
+    stored_tensors,
+)
+from gansearch.metrics.storage import ENCODINGS
 from gansearch.models import ResnetConfig, ResnetGenerator, SinGANConfig, SinGANGenerator
 
 
@@ -110,14 +119,61 @@ def test_weight_bytes_follow_dtype_and_sparse_encoding():
     assert cost.weight_bytes == 10 * (4 + 4)
 
 
-@pytest.mark.parametrize("encoding", ["dense", "bitmap", "coo"])
+@pytest.mark.parametrize("encoding", ENCODINGS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.int8])
 def test_encodings_round_trip_at_their_reported_size(encoding, dtype):
     t = (torch.randn(7, 5, 3) * 10).to(dtype)
     t[t.abs() < 5] = 0
     e = encode(t, encoding)
-    assert len(e.payload) == encoded_sizes(t)[encoding]
+    sizes = encoded_sizes(t)
+    if encoding == "huffman":
+        assert sizes.get("huffman", huffman_bytes(t)) == huffman_bytes(t)
+        assert len(e.payload) == huffman_bytes(t)
+    else:
+        assert len(e.payload) == sizes[encoding]
     assert torch.equal(decode(e), t)
+
+
+def test_huffman_code_lengths_are_optimal_for_a_known_distribution():
+    # Counts 8, 4, 2, 1, 1 get codes of 1, 2, 3, 4, 4 bits: 30 bits, 4 bytes of bitstream,
+    # after 4 bytes of symbol count and 5 x (4 + 1) bytes of codebook.
+    t = torch.tensor([1.0] * 8 + [2.0] * 4 + [3.0] * 2 + [4.0, 5.0])[torch.randperm(16)]
+    e = encode(t, "huffman")
+    assert len(e.payload) == huffman_bytes(t) == 4 + 5 * 5 + 4
+    assert torch.equal(decode(e), t)
+    assert entropy_bits(t) == pytest.approx(30 / 16)  # a dyadic distribution: Huffman meets it
+
+
+def test_huffman_codes_few_shared_values_below_their_fixed_length():
+    centroids = torch.linspace(-0.1, 0.1, 16)
+    t = centroids[torch.randn(64, 64, 3, 3).mul(2).round().clamp(-8, 7).long() + 8]
+    encoding, size = storage_bytes(t)
+    e = encode(t)
+    assert encoding == e.encoding == "huffman"
+    assert len(e.payload) == size
+    assert torch.equal(decode(e), t)
+    # Peaked values code below 4 bits each: within a bit of their entropy, never below it.
+    codebook, h = 4 + 16 * 5, entropy_bits(t)
+    assert h < 3.5
+    assert codebook + t.numel() * h / 8 <= size < codebook + t.numel() * (h + 1) / 8
+
+
+@pytest.mark.parametrize("t", [torch.zeros(5), torch.zeros(0), torch.tensor([0.0, -0.0, 1.0]),
+                               torch.tensor([[True, False], [True, True]])])
+def test_huffman_round_trips_edge_cases_to_the_bit(t):
+    e = encode(t, "huffman")
+    assert len(e.payload) == huffman_bytes(t)
+    out = decode(e)
+    assert out.dtype == t.dtype and out.shape == t.shape
+    assert torch.equal(out.view(torch.uint8), t.view(torch.uint8))
+
+
+def test_huffman_is_skipped_for_continuous_weights_where_it_cannot_win():
+    w = nn.Conv2d(32, 32, 3).weight.detach()  # fp32, all values distinct
+    sizes = encoded_sizes(w)
+    assert "huffman" not in sizes
+    assert huffman_bytes(w) > sizes["dense"]  # leaving it out changed nothing
+    assert storage_bytes(w) == ("dense", 4 * w.numel())
 
 
 def test_peak_activation_memory_is_exact_for_a_known_network():

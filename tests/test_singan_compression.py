@@ -119,3 +119,16 @@ def test_pruning_from_scratch_trains_from_random_weights(image):
 def test_scratch_needs_a_config_with_filters():
     with pytest.raises(ConfigError, match="filters"):
         scratch_config({"filters": 3}, 4)
+
+
+def test_pretrained_pyramid_keeps_its_weights_until_pruned(image):
+    G, D = _pyramid(image)
+    train_singan(image, G, D, SinGANTrainConfig(iterations=2, min_size=16))
+    z_rec = G.z_rec.clone()
+    finest = G.scales[-1].body[0][0].weight.detach().clone()
+    prune = SinGANPruneConfig(amount=0.25, warmup=0, finetune=1)
+    G, _ = train_prune_finetune(image, G, D, TRAIN, prune, pretrained=True)
+    assert torch.equal(G.z_rec, z_rec)
+    kept = G.scales[-1].body[0][0].weight
+    assert kept.shape[0] == 6  # 8 filters, a quarter removed
+    assert any(torch.allclose(kept[0], f, atol=1e-2) for f in finest)  # inherited, one step on

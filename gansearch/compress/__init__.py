@@ -1,6 +1,20 @@
-"""The compression core: one technique per module, plain PyTorch, usable without Ray."""
+"""The compression core: one technique per module, plain PyTorch, usable without Ray.
 
+- ``unstructured``: magnitude pruning with masks kept through fine-tuning
+- ``structured`` (+ ``dependency``): filter pruning that physically removes channels
+- ``scratch``: the same architecture with fewer filters, trained from random weights
+- ``pipeline``: SinGAN's per-scale train-prune-fine-tune
+- ``precision``: fp16 / bf16, int8 per-channel weights
+- ``weight_sharing``: k-means weight sharing with a 2^bits codebook
+- ``lowrank``: SVD factorization of convolutions
+- ``architecture``: what a compressed model's checkpoint needs to rebuild it
+"""
+
+from gansearch.compress.lowrank import factorize
+from gansearch.compress.precision import quantize_int8, to_dtype
 from gansearch.compress.structured import prune_filters
 from gansearch.compress.unstructured import make_permanent, prune_unstructured
+from gansearch.compress.weight_sharing import share_weights
 
-__all__ = ["make_permanent", "prune_filters", "prune_unstructured"]
+__all__ = ["factorize", "make_permanent", "prune_filters", "prune_unstructured", "quantize_int8",
+           "share_weights", "to_dtype"]

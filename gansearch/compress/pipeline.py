@@ -66,23 +66,26 @@ class SinGANPruneConfig:
 
 def train_prune_finetune(image: Tensor, generator: SinGANGenerator,
                          discriminator: SinGANDiscriminator, train: SinGANTrainConfig,
-                         prune: SinGANPruneConfig, *, callbacks=()) -> tuple[SinGANGenerator,
-                                                                             list[dict[str, Any]]]:
+                         prune: SinGANPruneConfig, *, pretrained: bool = False, callbacks=()
+                         ) -> tuple[SinGANGenerator, list[dict[str, Any]]]:
     """Warm up, prune and fine-tune every scale of ``generator`` on ``image``, coarsest first.
 
     ``train.iterations`` is replaced by warm-up + fine-tune; the learning rate follows one
-    schedule across the prune point. Returns the compressed generator (structured pruning
-    replaces scale generators by smaller ones) and the loss history.
+    schedule across the prune point. ``pretrained`` compresses a trained pyramid (a teacher):
+    its weights and reconstruction noise are kept instead of initialized. Returns the compressed
+    generator (structured pruning replaces scale generators by smaller ones) and the loss history.
     """
     if image.dim() != 4 or image.shape[0] != 1:
         raise ConfigError(f"image must be one (1, C, H, W) tensor, got shape {tuple(image.shape)}")
     warm, fine = prune.split()
     params = _with_iterations(train, warm + fine)
     image = image.to(generator.noise_amps.device)
-    generator.z_rec.copy_(torch.randn_like(generator.z_rec))
+    if not pretrained:
+        generator.z_rec.copy_(torch.randn_like(generator.z_rec))
     history: list[dict[str, Any]] = []
     for k in range(generator.config.num_scales):
-        _init_from_coarser(generator, discriminator, k)
+        if not pretrained:
+            _init_from_coarser(generator, discriminator, k)
         if warm:
             history += train_singan(image, generator, discriminator, params, callbacks=callbacks,
                                     scales=[k], steps=range(0, warm))

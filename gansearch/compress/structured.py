@@ -140,7 +140,8 @@ def shrink_to(model: nn.Module, state_dict: Mapping[str, Tensor]) -> nn.Module:
     for name, module in model.named_modules():
         prefix = f"{name}." if name else ""
         if isinstance(module, PRODUCERS):
-            w = state_dict.get(prefix + "weight", state_dict.get(prefix + "weight_orig"))
+            w = next((state_dict[prefix + k] for k in ("weight", "weight_orig", "weight_int8")
+                      if prefix + k in state_dict), None)
             if w is None:
                 continue
             out_dim, in_dim = _dims(module)

@@ -54,7 +54,7 @@ class LayerCost:
 @dataclass(frozen=True)
 class TensorStorage:
     name: str  # state-dict name of the tensor
-    encoding: str  # dense, bitmap or coo (see gansearch.metrics.storage)
+    encoding: str  # dense, bitmap, coo or huffman (see gansearch.metrics.storage)
     bytes: int
     numel: int
     nonzero: int

@@ -98,12 +98,14 @@ def example_input(generator: nn.Module, batch: int = 1, size: int | None = None
     """
     import torch
 
-    device = next(generator.parameters()).device
+    # Inputs in the generator's own floating dtype (a half-precision student takes half inputs).
+    param = next(p for p in generator.parameters() if p.is_floating_point())
+    like = {"device": param.device, "dtype": param.dtype}
     if isinstance(generator, SinGANGenerator):
         return tuple(n.expand(batch, -1, -1, -1) for n in generator.noise(1))
     if isinstance(generator, DCGANGenerator):
-        return (torch.randn(batch, generator.config.latent_dim, device=device),)
+        return (torch.randn(batch, generator.config.latent_dim, **like),)
     if isinstance(generator, ResnetGenerator):
         s = size or 256
-        return (torch.randn(batch, generator.config.input_channels, s, s, device=device),)
+        return (torch.randn(batch, generator.config.input_channels, s, s, **like),)
     raise TypeError(f"no example input known for {type(generator).__name__}")

@@ -1,0 +1,277 @@
+"""Recipes: the ordered compression steps a trial applies to a copy of the teacher.
+
+A recipe is written in YAML as a list of steps, each a one-key mapping from a step name to its
+settings (``- prune_filters: {amount: 0.5}``; a bare ``- finetune`` takes the defaults). Each
+setting is a knob the search can explore, addressed as ``STEP.SETTING`` (``prune_filters.amount``),
+or ``STEP#N.SETTING`` for the N-th of several steps of one kind. Steps are thin: each calls the
+compression core (``gansearch.compress``) or a training loop; nothing here knows about Ray.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import nn
+
+from gansearch.compress import (
+    factorize,
+    make_permanent,
+    prune_filters,
+    prune_unstructured,
+    quantize_int8,
+    share_weights,
+    to_dtype,
+)
+from gansearch.compress.scratch import scratch_generator
+from gansearch.compress.structured import CRITERIA
+from gansearch.config import check_choice, check_range, from_dict
+from gansearch.errors import ConfigError
+from gansearch.models import example_input
+from gansearch.models.layers import init_weights
+
+
+@dataclass
+class Student:
+    """What the steps of a recipe work on: the student and what it needs to train."""
+
+    model: str  # family: singan, dcgan, resnet
+    generator: nn.Module
+    discriminator: nn.Module
+    teacher: nn.Module  # frozen, never modified
+    data: Any  # SinGAN: the (1, C, H, W) image; others: a Dataset
+    train_params: Any  # the teacher's training hyperparameters (a *TrainConfig)
+    device: torch.device
+    seed: int = 0
+    callbacks: list[Any] = field(default_factory=list)  # progress and reporting during training
+
+    def example_input(self) -> tuple[Any, ...]:
+        size = self.data[0][0].shape[-1] if self.model == "resnet" else None
+        return example_input(self.generator, 1, size)
+
+
+@dataclass(frozen=True)
+class PruneFilters:
+    """Structured pruning: remove ``amount`` of every layer's filters (gansearch.compress)."""
+
+    name: ClassVar[str] = "prune_filters"
+    amount: float = 0.5
+    criterion: str = "l1"
+
+    def __post_init__(self) -> None:
+        check_range("prune_filters.amount", self.amount, 0.0, 1.0, high_open=True)
+        check_choice("prune_filters.criterion", self.criterion, CRITERIA)
+
+    def apply(self, s: Student) -> None:
+        s.generator = prune_filters(s.generator, s.example_input(), self.amount, self.criterion)
+
+
+@dataclass(frozen=True)
+class PruneUnstructured:
+    """Magnitude pruning with masks kept through later fine-tuning."""
+
+    name: ClassVar[str] = "prune_unstructured"
+    sparsity: float = 0.5
+    scope: Literal["global", "layer"] = "global"
+    norm: Literal["l1", "l0"] = "l1"
+
+    def __post_init__(self) -> None:
+        check_range("prune_unstructured.sparsity", self.sparsity, 0.0, 1.0, high_open=True)
+
+    def apply(self, s: Student) -> None:
+        prune_unstructured(s.generator, self.sparsity, scope=self.scope, norm=self.norm, seed=s.seed)
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """Pruning from scratch: a randomly initialized generator with ``filters`` filters."""
+
+    name: ClassVar[str] = "scratch"
+    filters: int = 16
+
+    def __post_init__(self) -> None:
+        check_range("scratch.filters", self.filters, 1)
+
+    def apply(self, s: Student) -> None:
+        old = s.generator
+        torch.manual_seed(s.seed)
+        new = scratch_generator(s.model, old.config, self.filters).to(s.device)
+        if s.model == "singan":  # the pyramid's fixed noise and amplitudes belong to the image
+            new.load_state_dict({k: v for k, v in old.state_dict().items()
+                                 if k in ("noise_amps", "z_rec")}, strict=False)
+            init_weights(s.discriminator)  # the critic restarts with the generator
+        s.generator = new
+
+
+@dataclass(frozen=True)
+class Finetune:
+    """Train the student with its family's loop (SinGAN: ``iterations`` per scale)."""
+
+    name: ClassVar[str] = "finetune"
+    iterations: int = 100
+    lr_factor: float = 1.0  # multiplies the teacher's learning rates
+
+    def __post_init__(self) -> None:
+        check_range("finetune.iterations", self.iterations, 1)
+        check_range("finetune.lr_factor", self.lr_factor, 0.0, low_open=True)
+
+    def apply(self, s: Student) -> None:
+        from gansearch.train.dcgan import train_dcgan
+        from gansearch.train.pix2pix import train_pix2pix
+        from gansearch.train.singan import train_singan
+
+        p = s.train_params
+        params = replace(p, iterations=self.iterations, lr_g=p.lr_g * self.lr_factor,
+                         lr_d=p.lr_d * self.lr_factor)
+        s.generator.to(s.device)
+        s.discriminator.to(s.device)
+        if s.model == "singan":
+            train_singan(s.data, s.generator, s.discriminator, params, callbacks=s.callbacks,
+                         scales=range(s.generator.config.num_scales))
+        else:
+            trainer = train_dcgan if s.model == "dcgan" else train_pix2pix
+            trainer(s.data, s.generator, s.discriminator, params, seed=s.seed, callbacks=s.callbacks)
+        s.generator.eval()
+
+
+@dataclass(frozen=True)
+class LowRank:
+    """SVD factorization of every convolution that gets smaller at ``rank_ratio``."""
+
+    name: ClassVar[str] = "lowrank"
+    rank_ratio: float = 0.5
+
+    def __post_init__(self) -> None:
+        check_range("lowrank.rank_ratio", self.rank_ratio, 0.0, 1.0, low_open=True)
+
+    def apply(self, s: Student) -> None:
+        factorize(s.generator, self.rank_ratio)
+
+
+@dataclass(frozen=True)
+class ShareWeights:
+    """k-means weight sharing with a 2^bits codebook per layer (coded size by Huffman)."""
+
+    name: ClassVar[str] = "share_weights"
+    bits: int = 4
+
+    def __post_init__(self) -> None:
+        check_range("share_weights.bits", self.bits, 1, 8)
+
+    def apply(self, s: Student) -> None:
+        share_weights(s.generator, self.bits)
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Store and run the generator in ``dtype``: float16 after structured pruning is SinGAN
+    method 4; int8 stores per-channel int8 weights, computed de-quantized."""
+
+    name: ClassVar[str] = "precision"
+    dtype: Literal["float32", "float16", "bfloat16", "int8"] = "float16"
+
+    def apply(self, s: Student) -> None:
+        make_permanent(s.generator)
+        if self.dtype == "int8":
+            quantize_int8(s.generator)
+        else:
+            to_dtype(s.generator, self.dtype)
+
+
+STEPS: dict[str, type] = {cls.name: cls for cls in (PruneFilters, PruneUnstructured, Scratch,
+                                                     Finetune, LowRank, ShareWeights, Precision)}
+# Steps whose result training would undo: they come after every finetune.
+_FINAL = ("precision", "share_weights")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    steps: tuple[tuple[str, Any], ...]  # (address, step config), in order
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return tuple(a for a, _ in self.steps)
+
+    def knobs(self) -> dict[str, Any]:
+        """Every setting of every step, by its address (``STEP.SETTING``)."""
+        return {f"{a}.{f.name}": getattr(step, f.name)
+                for a, step in self.steps for f in dataclasses.fields(step)}
+
+    def with_knobs(self, values: Mapping[str, Any]) -> Recipe:
+        """This recipe with ``values`` (``STEP.SETTING`` -> value) set; errors name the key."""
+        known = self.knobs()
+        values = {k: _plain_scalar(v) for k, v in values.items()}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown recipe setting(s) {', '.join(map(repr, unknown))}; "
+                              f"known: {', '.join(sorted(known))}")
+        steps = []
+        for address, step in self.steps:
+            mine = {k.split(".", 1)[1]: v for k, v in values.items() if k.split(".", 1)[0] == address}
+            data = {**dataclasses.asdict(step), **mine}
+            steps.append((address, _build(type(step), data, address)))
+        return Recipe(tuple(steps))
+
+    def apply(self, s: Student, on_step: Callable[[int, str], None] | None = None,
+              start: int = 0) -> None:
+        """Run the steps from index ``start``; ``on_step(i, address)`` after each one."""
+        for i, (address, step) in enumerate(self.steps[start:], start):
+            step.apply(s)
+            if on_step is not None:
+                on_step(i, address)
+
+
+def parse_recipe(data: Any, where: str = "recipe") -> Recipe:
+    if not isinstance(data, (list, tuple)) or not data:
+        raise ConfigError(f"{where}: expected a non-empty list of steps, e.g. "
+                          f"- prune_filters: {{amount: 0.5}}; steps are {', '.join(STEPS)}")
+    steps: list[tuple[str, Any]] = []
+    counts: dict[str, int] = {}
+    for i, entry in enumerate(data):
+        if isinstance(entry, str):
+            entry = {entry: {}}
+        if not isinstance(entry, dict) or len(entry) != 1:
+            raise ConfigError(f"{where}[{i}]: a step is one 'name: {{settings}}' mapping, got {entry!r}")
+        (name, settings), = entry.items()
+        if name not in STEPS:
+            raise ConfigError(f"{where}[{i}]: unknown step {name!r}; steps are {', '.join(STEPS)}")
+        counts[name] = counts.get(name, 0) + 1
+        steps.append((name, _build(STEPS[name], settings or {}, f"{where}[{i}].{name}")))
+    # Address repeated steps by occurrence: finetune#1, finetune#2.
+    seen: dict[str, int] = {}
+    addressed = []
+    for name, step in steps:
+        seen[name] = seen.get(name, 0) + 1
+        addressed.append((f"{name}#{seen[name]}" if counts[name] > 1 else name, step))
+    for i, (address, _) in enumerate(addressed[:-1]):
+        if address.split("#")[0] in _FINAL:
+            later = [a for a, _ in addressed[i + 1:] if a.split("#")[0] == "finetune"]
+            if later:
+                raise ConfigError(f"{where}: {address} must come after every finetune step "
+                                  f"({', '.join(later)} follows it)")
+    return Recipe(tuple(addressed))
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    try:
+        return from_dict(cls, data, where)
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def copy_for_student(module: nn.Module) -> nn.Module:
+    """A trainable copy of a teacher module."""
+    twin = copy.deepcopy(module)
+    twin.requires_grad_(True)
+    return twin
+
+
+def _plain_scalar(value: Any) -> Any:
+    # Search algorithms hand out numpy scalars; configs take Python ones.
+    return value.item() if hasattr(value, "item") and not isinstance(value, (list, dict)) else value

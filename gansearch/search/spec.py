@@ -1,0 +1,263 @@
+"""The search-space YAML, parsed and checked before Ray starts.
+
+A sweep names its teacher (a checkpoint, or a teacher config trained once for the sweep), the
+recipe every trial applies, the knobs of the recipe to search and their distributions, the
+objectives (one quality metric, then one or more cost metrics), the search algorithm, the
+scheduler, the budget and the resources of a trial. Every mistake (an unknown key, a knob that
+is not in the recipe, a bound outside what a step accepts) is reported with the key that holds
+it, before anything runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from gansearch.config import check_range, from_dict, load_yaml
+from gansearch.errors import ConfigError
+from gansearch.search.evaluate import COST, QUALITY, EvalConfig, check_metric_fits
+from gansearch.search.recipe import Recipe, parse_recipe
+
+DISTRIBUTIONS = ("uniform", "loguniform", "int", "quniform", "choice", "grid")
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One searched knob: ``{uniform: [lo, hi]}``, ``{loguniform: [lo, hi]}``, ``{int: [lo, hi]}``
+    (both ends included), ``{quniform: [lo, hi, q]}``, ``{choice: [a, b, ...]}`` or
+    ``{grid: [a, b, ...]}`` (every value, in every combination with the other grid knobs)."""
+
+    kind: str
+    values: tuple[Any, ...]
+
+    def extremes(self) -> tuple[Any, ...]:
+        """The values that bound what a trial may receive (for validation)."""
+        return self.values[:2] if self.kind in ("uniform", "loguniform", "int", "quniform") else self.values
+
+    def to_tune(self):
+        """The Ray Tune domain for this dimension."""
+        from ray import tune
+
+        v = self.values
+        if self.kind == "uniform":
+            return tune.uniform(*v)
+        if self.kind == "loguniform":
+            return tune.loguniform(*v)
+        if self.kind == "int":
+            return tune.randint(v[0], v[1] + 1)  # randint leaves out its upper bound
+        if self.kind == "quniform":
+            return tune.quniform(*v)
+        if self.kind == "choice":
+            return tune.choice(list(v))
+        return tune.grid_search(list(v))
+
+    def size(self) -> float:
+        """How many distinct values it has (inf for continuous ones)."""
+        if self.kind in ("choice", "grid"):
+            return len(self.values)
+        if self.kind == "int":
+            return self.values[1] - self.values[0] + 1
+        if self.kind == "quniform":
+            return math.floor((self.values[1] - self.values[0]) / self.values[2]) + 1
+        return math.inf
+
+
+def parse_dimension(data: Any, where: str) -> Dimension:
+    if not isinstance(data, dict) or len(data) != 1:
+        raise ConfigError(f"{where}: a dimension is one '<distribution>: [...]' mapping with a "
+                          f"distribution among {', '.join(DISTRIBUTIONS)}; got {data!r}")
+    (kind, values), = data.items()
+    if kind not in DISTRIBUTIONS:
+        raise ConfigError(f"{where}: unknown distribution {kind!r}; use one of {', '.join(DISTRIBUTIONS)}")
+    if not isinstance(values, list) or not values:
+        raise ConfigError(f"{where}.{kind}: expected a non-empty list, got {values!r}")
+    if kind in ("choice", "grid"):
+        return Dimension(kind, tuple(values))
+    need = 3 if kind == "quniform" else 2
+    if len(values) != need or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                      for v in values):
+        shape = "[low, high, step]" if kind == "quniform" else "[low, high]"
+        raise ConfigError(f"{where}.{kind}: expected {shape} numbers, got {values!r}")
+    lo, hi = values[:2]
+    if not lo < hi:
+        raise ConfigError(f"{where}.{kind}: low {lo} must be below high {hi}")
+    if kind == "loguniform" and lo <= 0:
+        raise ConfigError(f"{where}.loguniform: low must be > 0 for a log scale, got {lo}")
+    if kind == "int" and not all(isinstance(v, int) for v in values):
+        raise ConfigError(f"{where}.int: bounds must be integers, got {values!r}")
+    if kind == "quniform" and not 0 < values[2] <= hi - lo:
+        raise ConfigError(f"{where}.quniform: step must be in (0, high - low], got {values[2]}")
+    return Dimension(kind, tuple(values))
+
+
+@dataclass(frozen=True)
+class Objective:
+    metric: str
+    mode: Literal["min", "max"] | None = None  # default: the metric's better direction
+
+    @property
+    def direction(self) -> str:
+        return self.mode or {**QUALITY, **COST}[self.metric]
+
+
+@dataclass(frozen=True)
+class TeacherSource:
+    checkpoint: str | None = None  # a teacher.pt from 'gansearch train'
+    config: str | None = None  # a teacher config, trained once for the sweep
+
+    def __post_init__(self) -> None:
+        if (self.checkpoint is None) == (self.config is None):
+            raise ConfigError("teacher: give exactly one of checkpoint: (a teacher.pt) or config: "
+                              "(a teacher YAML, trained once for the sweep)")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    algorithm: Literal["tpe", "nsga2", "random", "grid"] = "tpe"
+    num_samples: int = 8  # trials (grid: repetitions of the whole grid)
+    seed: int = 0
+    max_concurrent: int | None = None  # default: as many as the resources allow
+    time_budget_s: float | None = None  # stop starting trials after this long
+
+    def __post_init__(self) -> None:
+        check_range("search.num_samples", self.num_samples, 1)
+        if self.max_concurrent is not None:
+            check_range("search.max_concurrent", self.max_concurrent, 1)
+        if self.time_budget_s is not None:
+            check_range("search.time_budget_s", self.time_budget_s, 0, low_open=True)
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    type: Literal["none", "asha"] = "none"
+    grace_period: int = 1  # reports (recipe steps) before ASHA may stop a trial
+    reduction_factor: float = 2.0
+
+    def __post_init__(self) -> None:
+        check_range("scheduler.grace_period", self.grace_period, 1)
+        check_range("scheduler.reduction_factor", self.reduction_factor, 1, low_open=True)
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpus: float = 1.0
+    gpus: float = 0.0  # fractions pack several trials on one GPU
+
+    def __post_init__(self) -> None:
+        check_range("resources.cpus", self.cpus, 0, low_open=True)
+        check_range("resources.gpus", self.gpus, 0)
+
+
+@dataclass(frozen=True)
+class _SpecFile:
+    name: str
+    teacher: TeacherSource
+    recipe: list[Any]
+    objectives: list[Objective]
+    space: dict[str, Any] = field(default_factory=dict)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    resources: Resources = field(default_factory=Resources)
+    evaluation: EvalConfig = field(default_factory=EvalConfig)
+    device: str = "auto"  # where trials run: auto (the GPU Ray assigns, else CPU), cpu, cuda
+    max_failures: int = 1  # restarts of a crashed trial from its last checkpoint
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    name: str
+    teacher: TeacherSource
+    recipe: Recipe
+    space: dict[str, Dimension]
+    objectives: tuple[Objective, ...]
+    search: SearchConfig
+    scheduler: SchedulerConfig
+    resources: Resources
+    evaluation: EvalConfig
+    device: str
+    max_failures: int
+    base: Path  # the folder of the YAML file: relative paths in it start there
+    raw: dict[str, Any]  # the YAML as written (kept with the results)
+
+    @property
+    def quality(self) -> Objective:
+        return self.objectives[0]
+
+    @property
+    def costs(self) -> tuple[Objective, ...]:
+        return self.objectives[1:]
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.base / p
+
+    def grid_size(self) -> float:
+        return math.prod(d.size() for d in self.space.values())
+
+
+def load_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> SweepSpec:
+    path = Path(path)
+    raw = load_yaml(path)
+    return parse_spec(raw, base=path.parent, where=str(path), overrides=overrides)
+
+
+def parse_spec(raw: dict[str, Any], *, base: Path, where: str = "spec",
+               overrides: dict[str, Any] | None = None) -> SweepSpec:
+    try:
+        f = from_dict(_SpecFile, raw, where)
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    recipe = parse_recipe(f.recipe, f"{where}: recipe")
+    if overrides:
+        recipe = recipe.with_knobs(overrides)
+    space = {k: parse_dimension(v, f"{where}: space.{k}") for k, v in f.space.items()}
+    _check_space(recipe, space, where)
+    _check_objectives(f.objectives, where)
+    if f.search.algorithm == "grid":
+        loose = [k for k, d in space.items() if d.kind not in ("grid", "choice")]
+        if loose:
+            raise ConfigError(f"{where}: search.algorithm grid needs grid: or choice: dimensions; "
+                              f"{', '.join(loose)} are continuous")
+    check_range(f"{where}: max_failures", f.max_failures, 0)
+    return SweepSpec(f.name, f.teacher, recipe, space, tuple(f.objectives), f.search, f.scheduler,
+                     f.resources, f.evaluation, f.device, f.max_failures, base, raw)
+
+
+def _check_space(recipe: Recipe, space: dict[str, Dimension], where: str) -> None:
+    known = recipe.knobs()
+    for key, dim in space.items():
+        if key not in known:
+            raise ConfigError(f"{where}: space.{key} is not a setting of the recipe; "
+                              f"settings are {', '.join(sorted(known))}")
+        for value in dim.extremes():  # a bound a step would refuse fails now, not in a trial
+            try:
+                recipe.with_knobs({key: value})
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: space.{key} allows {value!r}, which the recipe "
+                                  f"refuses ({exc})") from None
+
+
+def _check_objectives(objectives: list[Objective], where: str) -> None:
+    if len(objectives) < 2:
+        raise ConfigError(f"{where}: objectives needs one quality metric and at least one cost "
+                          f"metric, e.g. [{{metric: swd}}, {{metric: weight_bytes}}]")
+    first, *rest = objectives
+    if first.metric not in QUALITY:
+        raise ConfigError(f"{where}: objectives[0] must be a quality metric ({', '.join(QUALITY)}), "
+                          f"got {first.metric!r}")
+    for i, o in enumerate(rest, 1):
+        if o.metric not in COST:
+            raise ConfigError(f"{where}: objectives[{i}] must be a cost metric ({', '.join(COST)}), "
+                              f"got {o.metric!r}")
+    names = [o.metric for o in objectives]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where}: objectives repeat a metric: {names}")
+
+
+def check_teacher_fits(spec: SweepSpec, model: str) -> None:
+    """Errors that need the teacher's family (known once its checkpoint or config is read)."""
+    check_metric_fits(model, spec.quality.metric)

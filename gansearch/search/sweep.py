@@ -1,0 +1,190 @@
+"""Running a sweep: the teacher once, then Ray Tune trials, MLflow runs, and the results table.
+
+Layout of a sweep folder (``<storage>/<name>/``)::
+
+    spec.yaml        the search space as run
+    teacher/         the teacher, when the sweep trained it
+    ray/             Ray Tune's experiment (trials, checkpoints; what --resume restores)
+    students/<id>/   each trial's compacted student.pt, samples.png
+    optuna.db        the Optuna study (multi-objective TPE / NSGA-II)
+    mlflow.db, mlartifacts/   the default MLflow store
+    results.csv      one row per trial; pareto.csv: the front
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gansearch.checkpoint import load_checkpoint
+from gansearch.errors import ConfigError
+from gansearch.search import tracking
+from gansearch.search.spec import SweepSpec, check_teacher_fits
+from gansearch.search.trainable import TrialContext, trainable
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    storage: str = "runs/sweeps"  # results folder (or a shared path on a cluster)
+    name: str | None = None  # default: the spec's name
+    address: str | None = None  # an existing Ray cluster; default a local embedded Ray
+    tracking_uri: str | None = None  # default: a SQLite store in the sweep folder
+    num_samples: int | None = None  # overrides search.num_samples
+    gpus_per_trial: float | None = None  # overrides resources.gpus
+    resume: bool = False
+    verbose: int = 1  # Ray Tune's live table (0: quiet)
+
+
+@dataclass
+class SweepResult:
+    folder: Path
+    table: Any  # pandas.DataFrame, one row per trial
+    front: Any  # the Pareto-optimal finished trials
+    tracking_uri: str
+    parent_run_id: str
+
+
+def sweep_folder(spec: SweepSpec, options: SweepOptions) -> Path:
+    return (Path(options.storage).expanduser() / (options.name or spec.name)).resolve()
+
+
+def prepare_teacher(spec: SweepSpec, folder: Path) -> tuple[Path, str]:
+    """The teacher checkpoint every trial starts from (trained now if the spec gives a config,
+    unless an earlier run of this sweep already did) and its model family."""
+    if spec.teacher.checkpoint is not None:
+        path = spec.resolve(spec.teacher.checkpoint)
+    else:
+        path = folder / "teacher" / "teacher.pt"
+        if not path.is_file():
+            from gansearch.config import load_yaml
+            from gansearch.train.teacher import parse_teacher_config, train_teacher
+
+            cfg_path = spec.resolve(spec.teacher.config)
+            cfg = parse_teacher_config(load_yaml(cfg_path), str(cfg_path))
+            print(f"training the teacher once for the sweep ({cfg_path.name})")
+            train_teacher(cfg, path.parent)
+    model = load_checkpoint(path).model
+    check_teacher_fits(spec, model)
+    return path, model
+
+
+def run_sweep(spec: SweepSpec, options: SweepOptions) -> SweepResult:
+    import ray
+    from ray import tune
+
+    folder = sweep_folder(spec, options)
+    name = options.name or spec.name
+    ray_dir = folder / "ray"
+    if options.resume and not ray_dir.is_dir():
+        raise ConfigError(f"--resume: no sweep to resume at {folder}; run it without --resume first")
+    if not options.resume and ray_dir.is_dir():
+        raise ConfigError(f"{folder} already holds a sweep; pass --resume to continue it, or "
+                          f"--name / --storage for a new one")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec.raw, sort_keys=False))
+    teacher_path, model = prepare_teacher(spec, folder)
+    tracking_uri = options.tracking_uri or tracking.local_store(folder)
+    sweep_run = tracking.start_sweep_run(tracking_uri, name, folder, {
+        "spec": spec.raw, "teacher": str(teacher_path), "model": model})
+
+    if not ray.is_initialized():
+        if options.address:
+            ray.init(address=options.address, log_to_driver=False)
+        else:
+            ray.init(include_dashboard=False, log_to_driver=False)
+    resources = {"cpu": spec.resources.cpus,
+                 "gpu": options.gpus_per_trial if options.gpus_per_trial is not None
+                 else spec.resources.gpus}
+    context = TrialContext(spec, str(teacher_path), str(folder / "students"), sweep_run)
+    fn = tune.with_resources(tune.with_parameters(trainable, context=context), resources)
+    if options.resume:
+        tuner = tune.Tuner.restore(str(ray_dir), fn, resume_unfinished=True, resume_errored=False)
+    else:
+        tuner = tune.Tuner(fn, param_space={k: d.to_tune() for k, d in spec.space.items()},
+                           tune_config=_tune_config(spec, options, folder),
+                           run_config=_run_config(spec, options, folder))
+    grid = tuner.fit()
+    table = results_table(grid, spec)
+    from gansearch.report.pareto import pareto_front
+
+    table.to_csv(folder / "results.csv", index=False)
+    front = pareto_front(table[table["final"] == 1], spec.objectives) if len(table) else table
+    front.to_csv(folder / "pareto.csv", index=False)
+    tracking.finish_sweep_run(sweep_run, {"trials": len(table), "finished": int((table["final"] == 1).sum())
+                                          if len(table) else 0, "front_size": len(front)})
+    return SweepResult(folder, table, front, tracking_uri, sweep_run.parent_run_id)
+
+
+def _tune_config(spec: SweepSpec, options: SweepOptions, folder: Path):
+    from ray import tune
+
+    search = spec.search
+    search_alg = None
+    if search.algorithm in ("tpe", "nsga2"):
+        import optuna
+        from ray.tune.search.optuna import OptunaSearch
+
+        sampler = (optuna.samplers.TPESampler(seed=search.seed) if search.algorithm == "tpe"
+                   else optuna.samplers.NSGAIISampler(seed=search.seed))
+        storage = optuna.storages.RDBStorage(f"sqlite:///{folder / 'optuna.db'}")
+        search_alg = OptunaSearch(metric=[o.metric for o in spec.objectives],
+                                  mode=[o.direction for o in spec.objectives],
+                                  sampler=sampler, storage=storage, study_name=options.name or spec.name)
+    elif search.algorithm == "random":
+        from ray.tune.search.basic_variant import BasicVariantGenerator
+
+        search_alg = BasicVariantGenerator(random_state=search.seed)
+    scheduler = None
+    if spec.scheduler.type == "asha":
+        from ray.tune.schedulers import ASHAScheduler
+
+        scheduler = ASHAScheduler(metric=spec.quality.metric, mode=spec.quality.direction,
+                                  time_attr="training_iteration", grace_period=spec.scheduler.grace_period,
+                                  reduction_factor=spec.scheduler.reduction_factor,
+                                  max_t=len(spec.recipe.steps) + 1)
+    return tune.TuneConfig(search_alg=search_alg, scheduler=scheduler,
+                           num_samples=options.num_samples or search.num_samples,
+                           max_concurrent_trials=search.max_concurrent,
+                           time_budget_s=search.time_budget_s, reuse_actors=True)
+
+
+def _run_config(spec: SweepSpec, options: SweepOptions, folder: Path):
+    from ray import tune
+
+    return tune.RunConfig(
+        name="ray", storage_path=str(folder),
+        failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        verbose=options.verbose,
+    )
+
+
+def results_table(grid, spec: SweepSpec):
+    """One row per trial: its knobs, its last reported metrics, its status and error."""
+    import pandas as pd
+
+    rows = []
+    for result in grid:
+        metrics = dict(result.metrics or {})
+        config = metrics.pop("config", {}) or {}
+        row: dict[str, Any] = {"trial_id": metrics.get("trial_id", ""), **config}
+        for key in ("final", "recipe_step", "step_name", *[o.metric for o in spec.objectives],
+                    "params", "macs", "weight_bytes", "sparsity", "time_total_s"):
+            row[key] = metrics.get(key)
+        row["status"] = "error" if result.error else ("finished" if metrics.get("final") == 1 else "stopped")
+        row["error"] = str(result.error).splitlines()[0][:300] if result.error else ""
+        row["student_file"] = str(Path(result.path).parent.parent / "students" / row["trial_id"]
+                                  / "student.pt") if row["final"] == 1 else ""
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if len(table):
+        table["final"] = table["final"].fillna(0).astype(int)
+    return table
+
+
+def describe_resume(folder: Path) -> str:
+    return f"{folder}{os.sep}ray"

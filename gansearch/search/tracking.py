@@ -1,0 +1,121 @@
+"""MLflow tracking: one parent run per sweep, one nested child run per trial.
+
+The driver creates the store, the experiment and the parent run before any trial starts
+(several processes creating a fresh SQLite store at once race on its schema). Trials log from
+their workers through ``MlflowClient`` with explicit run ids, never through MLflow's global
+"active run", so concurrent trials in one process cannot cross. A trial finds its child run by
+its trial-id tag, so a restarted or resumed trial keeps logging to the run it started.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gansearch.errors import ConfigError
+
+SWEEP_TAG = "gansearch.sweep"
+TRIAL_TAG = "gansearch.trial_id"
+PARENT_TAG = "mlflow.parentRunId"
+
+
+def local_store(sweep_dir: Path) -> str:
+    """The default tracking URI: a SQLite store in the sweep's folder."""
+    return f"sqlite:///{(sweep_dir / 'mlflow.db').resolve()}"
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """Where trials log: picklable, sent to every trial."""
+
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+
+    def client(self):
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.tracking_uri)
+
+
+def start_sweep_run(tracking_uri: str, name: str, sweep_dir: Path, params: dict[str, Any]
+                    ) -> SweepRun:
+    """Create (or, on resume, find) the sweep's experiment and parent run."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    try:
+        experiment = client.get_experiment_by_name(name)
+    except Exception as exc:  # MLflow raises its own and requests' errors for an unreachable store
+        raise ConfigError(f"cannot reach the MLflow store {tracking_uri} ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0][:200]}); start it or pass --tracking-uri") from None
+    if experiment is None:
+        artifacts = (sweep_dir / "mlartifacts").resolve().as_uri() if tracking_uri.startswith("sqlite") \
+            else None
+        experiment_id = client.create_experiment(name, artifact_location=artifacts)
+    else:
+        experiment_id = experiment.experiment_id
+    found = client.search_runs([experiment_id], f"tags.{SWEEP_TAG} = '{name}' and "
+                                                f"tags.gansearch.role = 'sweep'", max_results=1)
+    if found:
+        run_id = found[0].info.run_id
+        client.update_run(run_id, status="RUNNING")
+    else:
+        run = client.create_run(experiment_id, tags={SWEEP_TAG: name, "gansearch.role": "sweep"},
+                                run_name=name)
+        run_id = run.info.run_id
+        log_params(client, run_id, params)
+    return SweepRun(tracking_uri, experiment_id, run_id)
+
+
+def finish_sweep_run(sweep: SweepRun, metrics: dict[str, float], status: str = "FINISHED") -> None:
+    client = sweep.client()
+    log_metrics(client, sweep.parent_run_id, metrics)
+    client.set_terminated(sweep.parent_run_id, status=status)
+
+
+def trial_run(sweep: SweepRun, trial_id: str, trial_name: str, params: dict[str, Any]) -> str:
+    """The child run of ``trial_id``: found if it exists (a restarted trial), else created."""
+    client = sweep.client()
+    found = client.search_runs([sweep.experiment_id],
+                               f"tags.{PARENT_TAG} = '{sweep.parent_run_id}' and "
+                               f"tags.`{TRIAL_TAG}` = '{trial_id}'", max_results=1)
+    if found:
+        client.update_run(found[0].info.run_id, status="RUNNING")
+        return found[0].info.run_id
+    run = client.create_run(sweep.experiment_id, run_name=trial_name, tags={
+        PARENT_TAG: sweep.parent_run_id, SWEEP_TAG: sweep.parent_run_id, TRIAL_TAG: trial_id,
+        "gansearch.role": "trial", "status": "running"})
+    log_params(client, run.info.run_id, params)
+    return run.info.run_id
+
+
+def log_params(client, run_id: str, params: dict[str, Any]) -> None:
+    from mlflow.entities import Param
+
+    items = [Param(k, str(v)[:6000]) for k, v in _flat(params).items()]
+    for i in range(0, len(items), 100):  # MLflow takes at most 100 params a batch
+        client.log_batch(run_id, params=items[i:i + 100])
+
+
+def log_metrics(client, run_id: str, metrics: dict[str, Any], step: int = 0) -> None:
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    items = [Metric(k, float(v), now, step) for k, v in metrics.items()
+             if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if items:
+        client.log_batch(run_id, metrics=items)
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flat(v, key + "."))
+        else:
+            out[key] = v
+    return out

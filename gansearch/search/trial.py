@@ -1,0 +1,129 @@
+"""One trial: a copy of the teacher, the recipe's steps, and the student's quality and cost.
+
+``run_trial`` is plain Python: the Ray Tune trainable (``gansearch.search.trainable``) calls it
+with a reporter that forwards to Tune, and ``gansearch trial`` calls it in-process with one
+that prints. After every recipe step it reports the quality metric and the cost metrics of the
+student as it is then, with a checkpoint of the student, so a restarted trial continues after
+its last finished step; the last report (``final`` = 1) is measured on the finished student,
+latency included, and names the file the compacted student was written to.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn.utils import prune
+
+from gansearch.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from gansearch.data.config import load_data
+from gansearch.search.evaluate import cost, quality
+from gansearch.search.recipe import Student, copy_for_student
+from gansearch.search.spec import SweepSpec
+from gansearch.train.loop import resolve_device
+from gansearch.train.teacher import parse_teacher_config, sample_grid
+
+
+@dataclass
+class Progress:
+    """What a trial has done so far: the steps finished and the student they left."""
+
+    next_step: int
+    student_file: Path | None = None  # a checkpoint written by ``save_progress``
+
+
+Reporter = Callable[[dict[str, Any], Path | None], None]  # (metrics, checkpoint file or None)
+
+
+def run_trial(spec: SweepSpec, knobs: dict[str, Any], teacher_path: str | Path, out_dir: str | Path,
+              report: Reporter, *, device: str | None = None, restore: Path | None = None,
+              callbacks: list[Any] | None = None) -> dict[str, Any]:
+    """Apply the recipe with ``knobs`` to the teacher, reporting after every step; returns the
+    final metrics. ``restore`` is a progress checkpoint of an earlier run of the same trial."""
+    recipe = spec.recipe.with_knobs(knobs)
+    dev = resolve_device(device or spec.device)
+    student = load_student(str(teacher_path), dev, spec.evaluation.seed)
+    student.callbacks = list(callbacks or [])
+    start = 0
+    if restore is not None:
+        start = restore_progress(student, restore)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    metric = spec.quality.metric
+    costs = [o.metric for o in spec.costs]
+
+    def measure(latency_runs: int) -> dict[str, Any]:
+        q = quality(student.model, student.generator, student.data, [metric], spec.evaluation)
+        c = cost(student.generator, student.example_input(), latency_runs)
+        return {**q, **{k: c[k] for k in (*costs, "params", "macs", "weight_bytes", "sparsity")
+                        if k in c}}
+
+    for i, (address, step) in enumerate(recipe.steps[start:], start):
+        step.apply(student)
+        progress_file = out_dir / "progress.pt"
+        save_progress(student, i + 1, progress_file)
+        report({**measure(0), "recipe_step": i + 1, "step_name": address, "final": 0}, progress_file)
+
+    final = measure(spec.evaluation.latency_runs)
+    student_file = out_dir / "student.pt"
+    save_checkpoint(student_file, Checkpoint(student.model, student.generator, meta={
+        "recipe": {a: _plain(s) for a, s in recipe.steps}, "knobs": knobs,
+        "teacher": str(teacher_path), "metrics": final}))
+    grid = sample_grid(student.model, student.generator, student.data, seed=spec.evaluation.seed).float()
+    from torchvision.utils import save_image
+
+    save_image(grid * 0.5 + 0.5, out_dir / "samples.png", nrow=4 if student.model == "singan" else 8)
+    result = {**final, "recipe_step": len(recipe.steps), "final": 1}
+    report(result, None)
+    return {**result, "student_file": str(student_file), "samples_file": str(out_dir / "samples.png")}
+
+
+@functools.lru_cache(maxsize=2)
+def _teacher(path: str, device: str):
+    # Kept per worker process: a reused Ray actor loads the teacher and its data once.
+    ckpt = load_checkpoint(path, map_location=device)
+    cfg = parse_teacher_config(ckpt.meta["config"], f"{path} (its config)")
+    data = load_data(cfg.data)
+    if cfg.model == "singan":
+        data = data.to(device)
+    ckpt.generator.requires_grad_(False)
+    return ckpt, cfg, data
+
+
+def load_student(teacher_path: str, device: torch.device, seed: int = 0) -> Student:
+    """A fresh student: trainable copies of the teacher's generator and discriminator."""
+    ckpt, cfg, data = _teacher(teacher_path, str(device))
+    if ckpt.discriminator is None:
+        raise ValueError(f"{teacher_path}: the teacher checkpoint has no discriminator to fine-tune with")
+    torch.manual_seed(seed)
+    return Student(cfg.model, copy_for_student(ckpt.generator), copy_for_student(ckpt.discriminator),
+                   ckpt.generator, data, cfg.train_params, device, seed)
+
+
+def save_progress(student: Student, next_step: int, path: Path) -> None:
+    masked = [n for n, m in student.generator.named_modules() if hasattr(m, "weight_mask")]
+    save_checkpoint(path, Checkpoint(student.model, student.generator, student.discriminator,
+                                     meta={"next_step": next_step, "masked": masked}))
+
+
+def restore_progress(student: Student, path: Path) -> int:
+    """Load a progress checkpoint into ``student``; returns the index of the next step."""
+    ckpt = load_checkpoint(path, map_location=student.device)
+    student.generator = ckpt.generator.to(student.device)
+    student.discriminator = ckpt.discriminator.to(student.device)
+    # Masks were folded into the stored weights; the zeros they left are the masks again.
+    modules = dict(student.generator.named_modules())
+    for name in ckpt.meta.get("masked", []):
+        m = modules[name]
+        prune.custom_from_mask(m, "weight", (m.weight != 0).to(m.weight.dtype))
+    return int(ckpt.meta["next_step"])
+
+
+def _plain(step: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return dataclasses.asdict(step)

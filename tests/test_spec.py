@@ -1,0 +1,92 @@
+"""Search-space YAML: everything wrong is caught before Ray starts, naming the key."""
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from gansearch.errors import ConfigError
+from gansearch.search.recipe import parse_recipe
+from gansearch.search.spec import load_spec, parse_spec
+
+GOOD = {
+    "name": "t",
+    "teacher": {"checkpoint": "teacher.pt"},
+    "recipe": [{"prune_filters": {"amount": 0.5}}, "finetune", {"precision": {"dtype": "float16"}}],
+    "space": {"prune_filters.amount": {"uniform": [0.1, 0.9]},
+              "precision.dtype": {"choice": ["float32", "float16"]},
+              "finetune.iterations": {"int": [2, 8]}},
+    "objectives": [{"metric": "swd"}, {"metric": "weight_bytes"}, {"metric": "macs"}],
+}
+
+
+def _spec(**changes):
+    raw = {**GOOD, **changes}
+    return parse_spec(raw, base=__import__("pathlib").Path("."))
+
+
+def test_good_spec_resolves():
+    spec = _spec(objectives=[{"metric": "swd"}, {"metric": "weight_bytes"}, {"metric": "macs"}])
+    assert spec.recipe.addresses == ("prune_filters", "finetune", "precision")
+    assert spec.quality.metric == "swd" and spec.quality.direction == "min"
+    assert [o.metric for o in spec.costs] == ["weight_bytes", "macs"]
+    assert spec.space["finetune.iterations"].size() == 7
+
+
+@pytest.mark.parametrize("changes,match", [
+    ({"colour": 1}, "unknown key.*'colour'"),
+    ({"space": {"prune_filters.amont": {"uniform": [0.1, 0.5]}}}, "prune_filters.amont is not a setting"),
+    ({"space": {"prune_filters.amount": {"uniform": [0.1, 1.2]}}}, "space.prune_filters.amount allows 1.2"),
+    ({"space": {"prune_filters.amount": {"uniform": [0.5, 0.1]}}}, "low 0.5 must be below high 0.1"),
+    ({"space": {"prune_filters.amount": {"gaussian": [0, 1]}}}, "unknown distribution 'gaussian'"),
+    ({"space": {"precision.dtype": {"choice": ["float8"]}}}, "space.precision.dtype allows 'float8'"),
+    ({"recipe": [{"prune": {}}]}, r"recipe\[0\]: unknown step 'prune'"),
+    ({"recipe": [{"prune_filters": {"amout": 0.5}}]}, "unknown key.*'amout'"),
+    ({"recipe": [{"precision": {}}, "finetune"]}, "precision must come after every finetune"),
+    ({"objectives": [{"metric": "macs"}, {"metric": "swd"}]}, r"objectives\[0\] must be a quality metric"),
+    ({"objectives": [{"metric": "swd"}]}, "at least one cost metric"),
+    ({"teacher": {}}, "exactly one of checkpoint"),
+    ({"search": {"algorithm": "grid"}}, "grid needs grid: or choice:"),
+    ({"search": {"num_samples": 0}}, "num_samples"),
+])
+def test_bad_spec_names_the_key(changes, match):
+    with pytest.raises(ConfigError, match=match):
+        _spec(**changes)
+
+
+def test_repeated_steps_are_addressed_by_occurrence():
+    recipe = parse_recipe(["finetune", {"prune_filters": {}}, {"finetune": {"iterations": 7}}])
+    assert recipe.addresses == ("finetune#1", "prune_filters", "finetune#2")
+    assert recipe.with_knobs({"finetune#2.iterations": 3}).knobs()["finetune#2.iterations"] == 3
+
+
+def test_knob_values_from_a_search_are_validated():
+    recipe = parse_recipe([{"prune_filters": {}}])
+    with pytest.raises(ConfigError, match="amount"):
+        recipe.with_knobs({"prune_filters.amount": 1.5})
+    import numpy as np
+
+    assert recipe.with_knobs({"prune_filters.amount": np.float64(0.25)}).steps[0][1].amount == 0.25
+
+
+def test_cli_rejects_a_bad_space_with_one_line_and_exit_2(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({**GOOD, "space": {"prune_filters.amount": {"uniform": [0, 2]}}}))
+    run = subprocess.run([sys.executable, "-m", "gansearch.cli", "sweep", str(path), "--dry-run"],
+                         capture_output=True, text=True)
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and "space.prune_filters.amount allows 2" in run.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_dry_run_prints_the_resolved_space():
+    run = subprocess.run([sys.executable, "-m", "gansearch.cli", "sweep", "search_spaces/quickstart.yaml",
+                          "--dry-run"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "8 trials" in run.stdout and "prune_filters.amount: uniform" in run.stdout
+
+
+def test_load_spec_reports_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_spec(tmp_path / "nope.yaml")
