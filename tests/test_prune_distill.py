@@ -16,14 +16,14 @@ from gansearch.compress.prune_distill import (
     PruneDistillConfig,
     distill_recovery,
     group_sizes,
+    paired_quality,
     prune_distill,
     prune_to_ratio,
-    psnr,
-    psnr_quality,
     training_recovery,
 )
 from gansearch.data.sets import edges2photos
 from gansearch.errors import ConfigError
+from gansearch.metrics import ssim
 from gansearch.models import build
 
 X = torch.randn(1, 3, 32, 32)
@@ -72,7 +72,7 @@ def test_loop_stops_at_the_target_with_measured_costs(data):
     recover = distill_recovery(teacher, D, paired_batches(train, 4), X, KDConfig(),
                                FinetuneConfig(iterations=2))
     seen = []
-    result = prune_distill(teacher, X, recover, psnr_quality(src, tgt),
+    result = prune_distill(teacher, X, recover, paired_quality(src, tgt),
                            PruneDistillConfig(step_ratio=0.25, target_ratio=0.5, tolerance=math.inf),
                            on_step=seen.append)
     assert result.stop_reason == REACHED_TARGET and result.stopped_at is None
@@ -82,7 +82,7 @@ def test_loop_stops_at_the_target_with_measured_costs(data):
     assert p0 > p1 > p2 and result.steps[0].macs > result.steps[1].macs
     assert _params(result.student) == p2  # the returned student is the last step's, physically smaller
     assert all(math.isfinite(s.quality) and s.restored for s in result.steps)
-    assert result.reference_quality == pytest.approx(psnr_quality(src, tgt)(teacher))
+    assert result.reference_quality == pytest.approx(paired_quality(src, tgt)(teacher))
 
 
 def test_loop_stops_early_when_quality_is_not_restored(data):
@@ -90,7 +90,7 @@ def test_loop_stops_early_when_quality_is_not_restored(data):
     D = build("resnet", "discriminator", {"filters": 8, "n_layers": 2})
     recover = training_recovery(D, paired_batches(train, 4), PlainLoss(), FinetuneConfig(iterations=2))
     # a student would have to beat the teacher by 1000 dB: impossible
-    result = prune_distill(teacher, X, recover, psnr_quality(src, tgt),
+    result = prune_distill(teacher, X, recover, paired_quality(src, tgt),
                            PruneDistillConfig(step_ratio=0.25, target_ratio=0.5, tolerance=-1000))
     assert result.stop_reason == NOT_RESTORED and result.stopped_at == 1
     assert len(result.steps) == 1 and not result.steps[0].restored
@@ -111,10 +111,16 @@ def test_the_last_restored_student_is_kept():
     assert _params(result.student) == result.steps[0].params
 
 
-def test_psnr():
-    a = torch.zeros(1, 3, 4, 4)
-    assert psnr(a, a) == math.inf
-    assert psnr(a, a + 0.2) == pytest.approx(10 * math.log10(4 / 0.04))
+def test_paired_quality_measures_the_model_in_eval_mode_on_held_out_pairs(data):
+    _, (src, tgt) = data
+    teacher = _teacher().train()
+    with torch.no_grad():
+        out = teacher.eval()(src)
+    teacher.train()
+    assert paired_quality(src, out)(teacher) == math.inf  # against its own output
+    assert teacher.training  # mode restored
+    score = paired_quality(src, out, metric=ssim)(prune_to_ratio(teacher, X, 0.5, group_sizes(teacher, X)))
+    assert 0 < score < 1
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -132,5 +138,5 @@ def test_the_teacher_is_untouched(data):
     D = build("resnet", "discriminator", {"filters": 8, "n_layers": 2})
     prune_distill(teacher, X, distill_recovery(teacher, D, paired_batches(train, 4), X, KDConfig(),
                                                FinetuneConfig(iterations=1)),
-                  psnr_quality(src, tgt), PruneDistillConfig(0.5, 0.5, tolerance=math.inf))
+                  paired_quality(src, tgt), PruneDistillConfig(0.5, 0.5, tolerance=math.inf))
     assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())

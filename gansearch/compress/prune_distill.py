@@ -9,7 +9,7 @@ cumulative ratio reaches ``target_ratio`` (f) or the recovered student's quality
 Quality is a callable (higher is better; negate an error metric) measured on held-out data, and
 recovery is a callable that trains the student in place: both plug in, so the loop knows
 nothing of losses, data or metrics. ``distill_recovery`` and ``training_recovery`` build the two
-recoveries of Table 2.
+recoveries of Table 2; ``paired_quality`` measures PSNR or SSIM on held-out pairs.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from gansearch.compress.structured import CRITERIA, group_scores, remove_channel
 from gansearch.config import check_choice, check_range
 from gansearch.errors import ConfigError
 from gansearch.metrics.cost import profile
+from gansearch.metrics.reference import psnr
 
 Quality = Callable[[nn.Module], float]  # higher is better
 Recover = Callable[[nn.Module], object]  # trains the student in place
@@ -175,15 +176,11 @@ def training_recovery(discriminator: nn.Module, batches: Iterator[Batch], plain:
 # -- quality on held-out data -------------------------------------------------------------------
 
 
-def psnr(output: Tensor, target: Tensor, peak_to_peak: float = 2.0) -> float:
-    """Peak signal-to-noise ratio in dB of images in a range ``peak_to_peak`` wide ([-1, 1]: 2)."""
-    mse = float(torch.mean((output.float() - target.float()) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(peak_to_peak**2 / mse)
-
-
-def psnr_quality(inputs: Tensor | Sequence[Tensor], target: Tensor) -> Quality:
-    """Quality = PSNR (dB) of the model's output for held-out ``inputs`` against ``target`` (the
-    ground truth, or a teacher's output computed once)."""
+def paired_quality(inputs: Tensor | Sequence[Tensor], target: Tensor,
+                   metric: Callable[[Tensor, Tensor], float] = psnr) -> Quality:
+    """Quality = ``metric`` (PSNR in dB by default; SSIM also fits) of the model's output for
+    held-out ``inputs`` against ``target``: the ground truth, or a teacher's output computed once
+    (then pass the reference quality to :func:`prune_distill`, the teacher scores perfectly)."""
     args = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
 
     def quality(model: nn.Module) -> float:
@@ -191,7 +188,7 @@ def psnr_quality(inputs: Tensor | Sequence[Tensor], target: Tensor) -> Quality:
         model.eval()
         try:
             with torch.no_grad():
-                return psnr(model(*args), target)
+                return metric(model(*args), target)
         finally:
             model.train(was_training)
 
