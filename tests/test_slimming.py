@@ -83,10 +83,13 @@ def test_cut_removes_only_channels_whose_scales_are_all_small():
 
 def test_slimming_zeroes_scales_and_cuts_a_smaller_dcgan():
     torch.manual_seed(0)
-    teacher = build("dcgan", "generator", {"filters": 8})
+    teacher = build("dcgan", "generator", {"filters": 8})  # in train mode, as built
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
     D = build("dcgan", "discriminator", {"filters": 8})
     config = SlimmingConfig(sparsity=8.0, lr_scale=0.1, bits=8)
     result = slim(teacher, D, latent_batches(100, 4), Z, config, FinetuneConfig(iterations=4))
+    # the teacher ran in eval mode: its BatchNorm statistics did not move
+    assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())
     zeros = sum(int((s == 0).sum()) for s in result.scales.values())
     assert zeros > 0 and result.channels_removed > 0
     assert result.cost.params < result.dense_cost.params and result.cost.macs < result.dense_cost.macs

@@ -228,8 +228,13 @@ class KDLoss(nn.Module):
         ``target`` is the ground truth where the data is paired; None distills the output too.
         """
         teacher = self.teacher[0]
-        with torch.no_grad(), self._teacher_taps as t_taps:
-            t_out = teacher(*inputs)
+        was_training = teacher.training
+        teacher.eval()  # in train mode a BatchNorm teacher would drift with the student's batches
+        try:
+            with torch.no_grad(), self._teacher_taps as t_taps:
+                t_out = teacher(*inputs)
+        finally:
+            teacher.train(was_training)
         with FeatureTaps(student, self.names) as s_taps:
             out = student(*inputs)
         # The student's features go through the adapters before both L_F and L_T. For L_T this is
