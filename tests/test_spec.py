@@ -43,7 +43,7 @@ def test_good_spec_resolves():
     ({"space": {"precision.dtype": {"choice": ["float8"]}}}, "space.precision.dtype allows 'float8'"),
     ({"recipe": [{"prune": {}}]}, r"recipe\[0\]: unknown step 'prune'"),
     ({"recipe": [{"prune_filters": {"amout": 0.5}}]}, "unknown key.*'amout'"),
-    ({"recipe": [{"precision": {}}, "finetune"]}, "precision must come after every finetune"),
+    ({"recipe": [{"precision": {}}, "finetune"]}, "precision must come after every training step"),
     ({"objectives": [{"metric": "macs"}, {"metric": "swd"}]}, r"objectives\[0\] must be a quality metric"),
     ({"objectives": [{"metric": "swd"}]}, "at least one cost metric"),
     ({"teacher": {}}, "exactly one of checkpoint"),

@@ -33,6 +33,7 @@ from gansearch.config import check_choice, check_range, from_dict
 from gansearch.errors import ConfigError
 from gansearch.models import example_input
 from gansearch.models.layers import init_weights
+from gansearch.search import teacher_steps
 
 
 @dataclass
@@ -187,9 +188,11 @@ class Precision:
 
 
 STEPS: dict[str, type] = {cls.name: cls for cls in (PruneFilters, PruneUnstructured, Scratch,
-                                                     Finetune, LowRank, ShareWeights, Precision)}
+                                                     Finetune, *teacher_steps.STEPS, LowRank,
+                                                     ShareWeights, Precision)}
 # Steps whose result training would undo: they come after every finetune.
 _FINAL = ("precision", "share_weights")
+_TRAINING = ("finetune", "distill", "prune_distill", "slim", "regan")
 
 
 @dataclass(frozen=True)
@@ -253,9 +256,9 @@ def parse_recipe(data: Any, where: str = "recipe") -> Recipe:
         addressed.append((f"{name}#{seen[name]}" if counts[name] > 1 else name, step))
     for i, (address, _) in enumerate(addressed[:-1]):
         if address.split("#")[0] in _FINAL:
-            later = [a for a, _ in addressed[i + 1:] if a.split("#")[0] == "finetune"]
+            later = [a for a, _ in addressed[i + 1:] if a.split("#")[0] in _TRAINING]
             if later:
-                raise ConfigError(f"{where}: {address} must come after every finetune step "
+                raise ConfigError(f"{where}: {address} must come after every training step "
                                   f"({', '.join(later)} follows it)")
     return Recipe(tuple(addressed))
 

@@ -1,0 +1,90 @@
+"""Recipe steps that learn from the teacher (distill, prune-distill, GAN Slimming, Re-GAN) run
+as real trials on tiny DCGAN and pix2pix teachers."""
+
+import pytest
+import torch
+
+import gansearch
+from gansearch.checkpoint import load_checkpoint
+from gansearch.errors import ConfigError
+from gansearch.models import example_input
+from gansearch.search.spec import parse_spec
+from gansearch.search.trial import run_trial
+from gansearch.train.teacher import parse_teacher_config, train_teacher
+
+TEACHERS = {
+    "dcgan": {"model": "dcgan", "data": {"source": "digits", "image_size": 8},
+              "generator": {"filters": 8, "latent_dim": 8}, "train": {"iterations": 3, "batch_size": 16}},
+    "resnet": {"model": "resnet", "data": {"source": "edges2photos", "image_size": 16, "count": 8},
+               "generator": {"filters": 4, "n_blocks": 1, "norm": "batch"},
+               "discriminator": {"filters": 4, "n_layers": 1}, "train": {"iterations": 2, "batch_size": 2}},
+}
+
+
+@pytest.fixture(scope="module")
+def teachers(tmp_path_factory):
+    out = {}
+    for name, raw in TEACHERS.items():
+        folder = tmp_path_factory.mktemp(name)
+        train_teacher(parse_teacher_config({**raw, "device": "cpu"}), folder, progress=False)
+        out[name] = folder / "teacher.pt"
+    return out
+
+
+def _trial(teacher, recipe, tmp_path):
+    spec = parse_spec({"name": "s", "teacher": {"checkpoint": str(teacher)}, "recipe": recipe,
+                       "objectives": [{"metric": "swd"}, {"metric": "weight_bytes"}],
+                       "evaluation": {"samples": 4, "latency_runs": 0}, "device": "cpu"},
+                      base=tmp_path)
+    reports = []
+    result = run_trial(spec, {}, teacher, tmp_path, lambda m, _: reports.append(m))
+    assert len(reports) == len(recipe) + 1 and all(r["swd"] == r["swd"] for r in reports)  # not NaN
+    return result, load_checkpoint(result["student_file"]).generator
+
+
+def _params(path_or_model):
+    model = load_checkpoint(path_or_model).generator if not isinstance(path_or_model, torch.nn.Module) \
+        else path_or_model
+    return gansearch.profile(model, example_input(model, 1, 16), latency_runs=0).params
+
+
+@pytest.mark.parametrize("family", ["dcgan", "resnet"])
+def test_prune_then_distill(teachers, family, tmp_path):
+    recipe = [{"prune_filters": {"amount": 0.5}},
+              {"distill": {"iterations": 2, "batch_size": 2, "alpha_feature": 1.0}}]
+    result, student = _trial(teachers[family], recipe, tmp_path)
+    assert result["params"] <= 0.55 * _params(teachers[family])
+
+
+@pytest.mark.parametrize("family", ["dcgan", "resnet"])
+def test_prune_distill_reaches_its_target_in_steps(teachers, family, tmp_path):
+    recipe = [{"prune_distill": {"step_ratio": 0.25, "target_ratio": 0.5, "iterations_per_step": 1,
+                                 "batch_size": 2}}]
+    result, student = _trial(teachers[family], recipe, tmp_path)
+    assert result["params"] <= 0.55 * _params(teachers[family])
+
+
+def test_prune_distill_stops_when_quality_is_not_restored(teachers, tmp_path):
+    recipe = [{"prune_distill": {"step_ratio": 0.25, "target_ratio": 0.75, "iterations_per_step": 1,
+                                 "batch_size": 2, "min_psnr": 1000.0}}]
+    result, _ = _trial(teachers["dcgan"], recipe, tmp_path)
+    assert result["params"] == _params(teachers["dcgan"])  # no step recovered: the teacher's copy
+
+
+@pytest.mark.parametrize("family", ["dcgan", "resnet"])
+def test_gan_slimming_cuts_channels(teachers, family, tmp_path):
+    recipe = [{"slim": {"iterations": 3, "sparsity": 50.0, "bits": 8, "threshold": 0.05,
+                        "batch_size": 2}}]
+    result, _ = _trial(teachers[family], recipe, tmp_path)
+    assert result["params"] < _params(teachers[family])
+
+
+def test_regan_keeps_the_sparse_generator(teachers, tmp_path):
+    recipe = [{"regan": {"iterations": 4, "sparsity": 0.5, "update_interval": 1}}]
+    result, student = _trial(teachers["dcgan"], recipe, tmp_path)
+    assert result["sparsity"] > 0.3
+
+
+def test_teacher_steps_refuse_singan(tiny_singan_teacher, tmp_path):
+    with pytest.raises(ConfigError, match="resnet and dcgan"):
+        _trial(tiny_singan_teacher, [{"distill": {"iterations": 1}}], tmp_path)
