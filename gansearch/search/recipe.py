@@ -49,6 +49,11 @@ class Student:
     device: torch.device
     seed: int = 0
     callbacks: list[Any] = field(default_factory=list)  # progress and reporting during training
+    held_out: Any = None  # what quality is measured on (ResNet: the test pairs); None: data
+
+    def __post_init__(self) -> None:
+        if self.held_out is None:
+            self.held_out = self.data
 
     def example_input(self) -> tuple[Any, ...]:
         size = self.data[0][0].shape[-1] if self.model == "resnet" else None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ def run_trial(spec: SweepSpec, knobs: dict[str, Any], teacher_path: str | Path, 
     costs = [o.metric for o in spec.costs]
 
     def measure(latency_runs: int) -> dict[str, Any]:
-        q = quality(student.model, student.generator, student.data, [metric], spec.evaluation)
+        q = quality(student.model, student.generator, student.held_out, [metric], spec.evaluation)
         c = cost(student.generator, student.example_input(), latency_runs)
         return {**q, **{k: c[k] for k in (*costs, "params", "macs", "weight_bytes", "sparsity")
                         if k in c}}
@@ -90,18 +90,21 @@ def _teacher(path: str, device: str):
     data = load_data(cfg.data)
     if cfg.model == "singan":
         data = data.to(device)
+    # Translation students are judged on pairs they never trained on; the others on what they
+    # imitate (SinGAN's photograph, the image set).
+    held_out = load_data(replace(cfg.data, split="test")) if cfg.model == "resnet" else data
     ckpt.generator.requires_grad_(False)
-    return ckpt, cfg, data
+    return ckpt, cfg, data, held_out
 
 
 def load_student(teacher_path: str, device: torch.device, seed: int = 0) -> Student:
     """A fresh student: trainable copies of the teacher's generator and discriminator."""
-    ckpt, cfg, data = _teacher(teacher_path, str(device))
+    ckpt, cfg, data, held_out = _teacher(teacher_path, str(device))
     if ckpt.discriminator is None:
         raise ValueError(f"{teacher_path}: the teacher checkpoint has no discriminator to fine-tune with")
     torch.manual_seed(seed)
     return Student(cfg.model, copy_for_student(ckpt.generator), copy_for_student(ckpt.discriminator),
-                   ckpt.generator, data, cfg.train_params, device, seed)
+                   ckpt.generator, data, cfg.train_params, device, seed, held_out=held_out)
 
 
 def save_progress(student: Student, next_step: int, path: Path) -> None:
