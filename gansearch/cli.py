@@ -84,7 +84,32 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", type=Path, default=Path("runs/trial"), help="where the student goes")
     tr.add_argument("--device", help="override the space's device")
     tr.set_defaults(run=_trial)
+
+    ex = verbs.add_parser("export", help="export a sweep's students: checkpoint, torch.export, "
+                                         "TorchScript (ONNX if installed), a model card")
+    ex.add_argument("sweep", type=Path, help="a sweep's results folder (runs/sweeps/NAME)")
+    which = ex.add_mutually_exclusive_group(required=True)
+    which.add_argument("--pareto", action="store_true", help="every trial on the Pareto front")
+    which.add_argument("--trial", help="one trial, by its id")
+    ex.add_argument("--out", type=Path, help="output folder (default: SWEEP/export)")
+    ex.add_argument("--register", metavar="NAME", help="also register each as a version of model "
+                                                       "NAME in the sweep's MLflow Model Registry")
+    ex.set_defaults(run=_export)
     return p
+
+
+def _export(args: argparse.Namespace) -> int:
+    from gansearch.export import export_trials
+
+    if not args.sweep.is_dir():
+        raise ConfigError(f"{args.sweep}: no such sweep folder; pass runs/sweeps/NAME")
+    written = export_trials(args.sweep, args.out or args.sweep / "export", trial=args.trial,
+                            pareto=args.pareto, register=args.register)
+    for folder in written:
+        print(f"exported {folder}")
+    if args.register:
+        print(f"registered {len(written)} version(s) of model {args.register!r}")
+    return 0
 
 
 def _sweep(args: argparse.Namespace) -> int:

@@ -72,7 +72,8 @@ def run_trial(spec: SweepSpec, knobs: dict[str, Any], teacher_path: str | Path, 
     student_file = out_dir / "student.pt"
     save_checkpoint(student_file, Checkpoint(student.model, student.generator, meta={
         "recipe": {a: _plain(s) for a, s in recipe.steps}, "knobs": knobs,
-        "teacher": str(teacher_path), "metrics": final}))
+        "teacher": str(teacher_path), "metrics": final,
+        "input_shapes": [list(t.shape) for t in student.example_input()]}))
     grid = sample_grid(student.model, student.generator, student.data, seed=spec.evaluation.seed).float()
     from torchvision.utils import save_image
 

@@ -1,0 +1,89 @@
+"""Exported students load where only torch is installed, reproduce the trial's outputs, cost
+what MLflow recorded, and are registered in the MLflow Model Registry."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import ray
+import torch
+from mlflow import MlflowClient
+
+import gansearch
+from gansearch.checkpoint import load_checkpoint
+from gansearch.errors import ConfigError
+from gansearch.export import export_trials
+from gansearch.search.spec import parse_spec
+from gansearch.search.sweep import SweepOptions, run_sweep
+
+pytestmark = pytest.mark.timeout(600)
+
+ONLY_TORCH = """
+import sys, torch
+folder = sys.argv[1]
+assert "gansearch" not in sys.modules
+inputs, expected = torch.load(folder + "/inputs.pt"), torch.load(folder + "/outputs.pt")
+exported = torch.export.load(folder + "/generator.pt2").module()
+scripted = torch.jit.load(folder + "/generator.ts")
+with torch.no_grad():
+    for model in (exported, scripted):
+        torch.testing.assert_close(model(*inputs), expected)
+print("ok")
+"""
+
+
+@pytest.fixture(scope="module")
+def sweep(tiny_singan_teacher, tmp_path_factory):
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        spec = parse_spec({
+            "name": "e", "teacher": {"checkpoint": str(tiny_singan_teacher)},
+            "recipe": [{"prune_filters": {"amount": 0.5}}, {"precision": {"dtype": "float32"}}],
+            "space": {"precision.dtype": {"grid": ["float32", "float16"]},
+                      "prune_filters.amount": {"grid": [0.25, 0.75]}},
+            "objectives": [{"metric": "swd"}, {"metric": "weight_bytes"}],
+            "search": {"algorithm": "grid", "num_samples": 1},
+            "evaluation": {"samples": 2, "latency_runs": 0}, "device": "cpu"},
+            base=tiny_singan_teacher.parent)
+        result = run_sweep(spec, SweepOptions(storage=str(tmp_path_factory.mktemp("runs")), verbose=0))
+    finally:
+        ray.shutdown()
+    return result
+
+
+def test_front_exports_reload_with_torch_alone_and_match_mlflow(sweep, tmp_path):
+    run = subprocess.run([sys.executable, "-m", "gansearch.cli", "export", str(sweep.folder), "--pareto",
+                          "--out", str(tmp_path), "--register", "student"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    folders = sorted(p for p in tmp_path.iterdir() if p.is_dir())
+    assert {f.name for f in folders} == set(sweep.front["trial_id"])
+
+    client = MlflowClient(sweep.tracking_uri, registry_uri=sweep.tracking_uri)
+    versions = client.search_model_versions("name = 'student'")
+    assert len(versions) == len(folders)
+    for folder in folders:
+        check = subprocess.run([sys.executable, "-c", ONLY_TORCH, str(folder)],
+                               capture_output=True, text=True)
+        assert check.stdout.strip() == "ok", check.stderr
+        card = json.loads((folder / "model_card.json").read_text())
+        child = client.search_runs([client.get_experiment_by_name("e").experiment_id],
+                                   f"tags.`gansearch.trial_id` = '{card['trial_id']}'")[0]
+        student = load_checkpoint(folder / "generator.pt").generator
+        inputs = torch.load(folder / "inputs.pt")
+        cost = gansearch.profile(student, inputs, latency_runs=0)
+        for key in ("weight_bytes", "params", "macs"):
+            assert getattr(cost, key) == child.data.metrics[key] == card["cost"][key]
+        assert "export/generator.pt2" in {a.path for a in client.list_artifacts(child.info.run_id, "export")}
+    half = [f for f in folders if json.loads((f / "model_card.json").read_text())["dtype"] == "torch.float16"]
+    assert half, "the front of this grid holds a float16 student"
+
+
+def test_one_trial_by_id_and_bad_requests(sweep, tmp_path):
+    trial = sweep.table["trial_id"].iloc[0]
+    [folder] = export_trials(sweep.folder, tmp_path, trial=trial)
+    assert (folder / "generator.pt2").is_file() and not list(tmp_path.glob("*.partial"))
+    with pytest.raises(ConfigError, match="no trial 'nope'"):
+        export_trials(sweep.folder, tmp_path, trial="nope")
+    with pytest.raises(ConfigError, match="no results.csv"):
+        export_trials(tmp_path, tmp_path / "x", pareto=True)
