@@ -32,6 +32,9 @@ def trainable(config: dict[str, Any], context: TrialContext) -> None:
     knobs = dict(config)
     client = context.sweep_run.client()
     run_id = tracking.trial_run(context.sweep_run, trial_id, trial_name, knobs)
+    import ray
+
+    client.set_tag(run_id, "node", ray.get_runtime_context().get_node_id())  # where it ran (last)
     out_dir = Path(context.students_dir) / trial_id
     restore = None
     checkpoint = tune.get_checkpoint()
