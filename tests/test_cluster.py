@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -118,3 +119,14 @@ def test_sweep_on_a_two_node_cluster_uses_both_nodes(two_nodes, tiny_singan_teac
     assert sorted(r.data.tags["gansearch.trial_id"] for r in trials) == sorted(table["trial_id"])
     assert all(r.info.status == "FINISHED" for r in trials)
     assert len({r.data.tags["node"] for r in trials}) == 2, "trials ran on one node only"
+
+
+def test_cluster_yaml_passes_rays_own_validation():
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
+    config = yaml.safe_load(Path(__file__).parent.parent.joinpath("cluster.yaml").read_text())
+    validate_config(prepare_config(config))  # what `ray up` runs before it starts anything
+    assert "gpu_worker" in config["available_node_types"]
+    broken = {**config, "head_node_type": "missing"}
+    with pytest.raises(ValueError, match="head_node_type"):
+        validate_config(prepare_config(broken))
