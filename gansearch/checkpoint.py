@@ -9,7 +9,9 @@ and renamed into place, so an interrupted save leaves no half-written checkpoint
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,7 +72,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file; train one with 'gansearch train'")
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols before refusing
+            warnings.simplefilter("ignore", UserWarning)
+            payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(f"{path}: not a loadable checkpoint (it holds Python objects other than "
+                              f"tensors and plain values; refused, checkpoints load weights only)") from None
     except Exception as exc:  # unpickling errors come in many types; report them as one
         raise CheckpointError(
             f"{path}: not a loadable checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0]})"

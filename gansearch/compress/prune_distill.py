@@ -49,6 +49,9 @@ class PruneDistillConfig:
         check_range("prune_distill.step_ratio", self.step_ratio, 0.0, 1.0, low_open=True, high_open=True)
         check_range("prune_distill.target_ratio", self.target_ratio, 0.0, 1.0, low_open=True,
                     high_open=True)
+        if self.target_ratio < self.step_ratio:
+            raise ConfigError(f"prune_distill.target_ratio {self.target_ratio} is below the step ratio "
+                              f"{self.step_ratio}; the target must take at least one step")
         if math.isnan(self.tolerance):
             raise ConfigError("prune_distill.tolerance must be a number (quality units), got nan")
         check_choice("prune_distill.criterion", self.criterion, CRITERIA)

@@ -13,6 +13,7 @@ Layout of a sweep folder (``<storage>/<name>/``)::
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,8 +73,39 @@ def prepare_teacher(spec: SweepSpec, folder: Path) -> tuple[Path, str]:
     return path, model
 
 
-def run_sweep(spec: SweepSpec, options: SweepOptions) -> SweepResult:
+def connect_ray(address: str | None) -> None:
+    """Join the cluster at ``address``, or start a local Ray; one clear line if it fails."""
     import ray
+
+    if ray.is_initialized():
+        return
+    if address and address != "auto":
+        _check_listening(address)
+    try:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(include_dashboard=False, log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise ConfigError(f"cannot connect to Ray at {address or 'a local instance'} ({first[:200]}); "
+                          f"check --address (host:port of the head, or auto)") from None
+
+
+def _check_listening(address: str) -> None:
+    # Ray retries an absent head for minutes; a closed port is known in a second.
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=5):
+            pass
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot connect to Ray at {address} ({exc}); start the head with 'ray start "
+                          f"--head' or fix --address (host:port of the head, or auto)") from None
+
+
+def run_sweep(spec: SweepSpec, options: SweepOptions) -> SweepResult:
     from ray import tune
 
     folder = sweep_folder(spec, options)
@@ -84,18 +116,26 @@ def run_sweep(spec: SweepSpec, options: SweepOptions) -> SweepResult:
     if not options.resume and ray_dir.is_dir():
         raise ConfigError(f"{folder} already holds a sweep; pass --resume to continue it, or "
                           f"--name / --storage for a new one")
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "spec.yaml").write_text(yaml.safe_dump(spec.raw, sort_keys=False))
-    teacher_path, model = prepare_teacher(spec, folder)
-    tracking_uri = options.tracking_uri or tracking.local_store(folder)
-    sweep_run = tracking.start_sweep_run(tracking_uri, name, folder, {
-        "spec": spec.raw, "teacher": str(teacher_path), "model": model})
+    # Everything that can be checked is checked before anything is written: a mistake leaves
+    # no half-made sweep folder and no MLflow run behind.
+    if spec.teacher.checkpoint is not None:
+        prepare_teacher(spec, folder)
+    if options.tracking_uri:
+        tracking.check_reachable(options.tracking_uri)
+    connect_ray(options.address)
+    fresh = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "spec.yaml").write_text(yaml.safe_dump(spec.raw, sort_keys=False))
+        teacher_path, model = prepare_teacher(spec, folder)
+        tracking_uri = options.tracking_uri or tracking.local_store(folder)
+        sweep_run = tracking.start_sweep_run(tracking_uri, name, folder, {
+            "spec": spec.raw, "teacher": str(teacher_path), "model": model})
+    except BaseException:
+        if fresh:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
 
-    if not ray.is_initialized():
-        if options.address:
-            ray.init(address=options.address, log_to_driver=False)
-        else:
-            ray.init(include_dashboard=False, log_to_driver=False)
     resources = {"cpu": spec.resources.cpus,
                  "gpu": options.gpus_per_trial if options.gpus_per_trial is not None
                  else spec.resources.gpus}

@@ -41,6 +41,29 @@ class SweepRun:
         return MlflowClient(tracking_uri=self.tracking_uri)
 
 
+def check_reachable(tracking_uri: str) -> None:
+    """One clear line if the MLflow store at ``tracking_uri`` cannot be reached."""
+    import socket
+    from urllib.parse import urlparse
+
+    from mlflow import MlflowClient
+
+    url = urlparse(tracking_uri)
+    if url.scheme in ("http", "https"):  # MLflow retries a dead server for minutes; a socket knows now
+        try:
+            with socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)),
+                                          timeout=5):
+                pass
+        except OSError as exc:
+            raise ConfigError(f"cannot reach the MLflow server {tracking_uri} ({exc}); start it "
+                              f"('mlflow server') or fix --tracking-uri") from None
+    try:
+        MlflowClient(tracking_uri=tracking_uri).search_experiments(max_results=1)
+    except Exception as exc:  # MLflow raises its own, requests' and SQLAlchemy's errors here
+        raise ConfigError(f"cannot reach the MLflow store {tracking_uri} ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0][:200]}); start it or fix --tracking-uri") from None
+
+
 def start_sweep_run(tracking_uri: str, name: str, sweep_dir: Path, params: dict[str, Any]
                     ) -> SweepRun:
     """Create (or, on resume, find) the sweep's experiment and parent run."""
