@@ -35,7 +35,7 @@ print("ok")
 
 @pytest.fixture(scope="module")
 def sweep(tiny_singan_teacher, tmp_path_factory):
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         spec = parse_spec({
             "name": "e", "teacher": {"checkpoint": str(tiny_singan_teacher)},

@@ -85,7 +85,8 @@ def connect_ray(address: str | None) -> None:
         if address:
             ray.init(address=address, log_to_driver=False)
         else:
-            ray.init(include_dashboard=False, log_to_driver=False)
+            # "local": a fresh embedded Ray, never a cluster some other process left running.
+            ray.init(address="local", include_dashboard=False, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
         raise ConfigError(f"cannot connect to Ray at {address or 'a local instance'} ({first[:200]}); "
