@@ -74,6 +74,15 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--quiet", action="store_true", help="no live trial table")
     sw.set_defaults(run=_sweep)
 
+    rp = verbs.add_parser("report", help="a finished sweep's Pareto front: pareto.csv, plots, "
+                                         "report.html, MLflow tags")
+    rp.add_argument("sweep", type=Path, help="the sweep's results folder (e.g. runs/sweeps/quickstart)")
+    rp.add_argument("--compare", type=Path, metavar="OTHER_SWEEP",
+                    help="another sweep's folder whose front is overlaid on the plots and page")
+    rp.add_argument("--tracking-uri", help="MLflow store of the sweep (default: the folder's mlflow.db)")
+    rp.add_argument("--no-mlflow", action="store_true", help="write the files only; log and tag nothing")
+    rp.set_defaults(run=_report)
+
     tr = verbs.add_parser("trial", help="run one trial of a search space in this process, "
                                         "without Ray (for debugging)")
     tr.add_argument("space", type=Path)
@@ -137,6 +146,27 @@ def _sweep(args: argparse.Namespace) -> int:
                          + (["--name", args.name] if args.name else []))
         print(f"interrupted with {result.unfinished} trial(s) unfinished; continue with: {again}")
         return 130
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from gansearch.report.build import build_report
+
+    report = build_report(args.sweep, compare=args.compare, tracking_uri=args.tracking_uri,
+                          track=not args.no_mlflow)
+    excluded = report.front.attrs.get("excluded", 0)
+    print(f"Pareto front: {len(report.front)} trials" + (f" ({excluded} without every objective left out)"
+                                                        if excluded else ""))
+    print(f"hypervolume {report.hypervolume:.6g} (reference point "
+          + ", ".join(f"{k} {v:.6g}" for k, v in report.reference.items()) + ")")
+    teacher = report.teacher
+    print("teacher: " + (", ".join(f"{k} {v:.6g}" for k, v in teacher.items()) + " (cost only)"
+                         if teacher else "checkpoint not found; not marked"))
+    for path in report.files:
+        print(f"wrote {path}")
+    if report.parent_run_id:
+        print(f"logged to MLflow run {report.parent_run_id}; trial runs tagged pareto=true|false")
+    print(f"open {(report.folder / 'report.html').as_uri()} in a browser (works offline)")
     return 0
 
 

@@ -1,1 +1,9 @@
-"""Reports read a sweep's results and never train: the Pareto front and its pages."""
+"""Reports read a sweep's results and never train: the Pareto front, its hypervolume, its pages.
+
+``build_report`` (the ``gansearch report`` verb) is in ``gansearch.report.build``.
+"""
+
+from gansearch.report.hypervolume import hypervolume, reference_point
+from gansearch.report.pareto import pareto_front
+
+__all__ = ["hypervolume", "pareto_front", "reference_point"]

@@ -1,0 +1,102 @@
+"""``gansearch report``: from a sweep folder to pareto.csv, plots, report.html and MLflow tags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from gansearch.report.hypervolume import hypervolume, reference_point
+from gansearch.report.page import render_page, thumbnail
+from gansearch.report.pareto import pareto_front
+from gansearch.report.plots import plot_front
+from gansearch.report.sweep import SweepResults, load_sweep, teacher_costs
+
+PLOTTED_COSTS = ("macs", "weight_bytes")  # always plotted when measured, objectives or not
+
+
+@dataclass(frozen=True)
+class Report:
+    folder: Path
+    front: pd.DataFrame
+    hypervolume: float
+    reference: dict[str, float]
+    files: list[Path]  # written into the sweep folder
+    teacher: dict[str, float]  # the teacher's cost figures ({} when its checkpoint is gone)
+    parent_run_id: str | None  # the MLflow run the files were logged to, if any
+
+
+def build_report(folder: str | Path, compare: str | Path | None = None, tracking_uri: str | None = None,
+                 track: bool = True) -> Report:
+    """Write ``pareto.csv``, ``front_<cost>.png`` and ``report.html`` into the sweep ``folder``.
+
+    Only finished trials compete for the front. The hypervolume's reference point is derived
+    from the finished trials (of both sweeps with ``compare``, so the two numbers compare).
+    With ``track``, the files go to the sweep's MLflow parent run (``tracking_uri``, default the
+    folder's own mlflow.db when it has one) and its trial runs get ``pareto=true|false``.
+    """
+    sweep = load_sweep(folder)
+    front = pareto_front(sweep.finished, sweep.objectives)
+    other = load_sweep(compare) if compare is not None else None
+    other_front = pareto_front(other.finished, sweep.objectives) if other is not None else None
+    everything = pd.concat([sweep.finished, other.finished]) if other is not None else sweep.finished
+    reference = reference_point(everything, sweep.objectives) if len(front) else {}
+    volume = hypervolume(front, sweep.objectives, reference) if len(front) else 0.0
+    teacher = teacher_costs(sweep)
+
+    files = [sweep.folder / "pareto.csv"]
+    front.to_csv(files[0], index=False)
+    costs = [c for c in dict.fromkeys([*sweep.costs, *PLOTTED_COSTS]) if c in sweep.table.columns]
+    compared = (other.name, other_front) if other is not None else None
+    files += [plot_front(sweep, front, cost, sweep.folder / f"front_{cost}.png", teacher, compared)
+              for cost in costs]
+    data = _page_data(sweep, front, volume, reference, teacher, costs)
+    if other is not None:
+        other_volume = hypervolume(other_front, sweep.objectives, reference) if len(other_front) else 0.0
+        data["compare"] = {"name": other.name, "hypervolume": other_volume,
+                           "front": [_trial(other, row, True, thumbnails=False)
+                                     for _, row in other_front.iterrows()]}
+    page = sweep.folder / "report.html"
+    page.write_text(render_page(sweep.name, data), encoding="utf-8")
+    files.append(page)
+
+    parent = None
+    if track:
+        from gansearch.search.tracking import local_store
+
+        uri = tracking_uri or (local_store(sweep.folder) if (sweep.folder / "mlflow.db").is_file() else None)
+        if uri is not None:
+            parent = _track(uri, sweep, files, set(front["trial_id"]))
+    return Report(sweep.folder, front, volume, reference, files, teacher, parent)
+
+
+def _track(uri: str, sweep: SweepResults, files: list[Path], front_ids: set[str]) -> str | None:
+    from gansearch.report.track import track_report
+
+    return track_report(uri, sweep.name, files, front_ids)
+
+
+def _page_data(sweep: SweepResults, front, volume: float, reference: dict[str, float],
+               teacher: dict[str, float], costs: list[str]) -> dict:
+    members = set(front["trial_id"])
+    return {"name": sweep.name, "quality": sweep.quality,
+            "quality_direction": sweep.objectives[sweep.quality], "costs": costs,
+            "objectives": sweep.objectives, "knobs": sweep.knobs,
+            "hypervolume": volume, "reference": reference, "excluded": front.attrs.get("excluded", 0),
+            "teacher": {"costs": teacher} if teacher else None, "compare": None,
+            "trials": [_trial(sweep, row, row["trial_id"] in members) for _, row in sweep.table.iterrows()]}
+
+
+def _trial(sweep: SweepResults, row, on_front: bool, thumbnails: bool = True) -> dict:
+    # Costs that are not objectives (macs, weight_bytes) are shown too: the chart can plot them.
+    measured = [*sweep.objectives,
+                *(c for c in PLOTTED_COSTS if c in row.index and c not in sweep.objectives)]
+    values = {k: row[k] for k in measured}
+    if row.get("status") != "finished":
+        values = {k: None for k in values}  # a stopped trial's last figures are not its result
+    samples = sweep.folder / "students" / str(row["trial_id"]) / "samples.png"
+    return {"trial_id": str(row["trial_id"]), "status": row.get("status"), "front": bool(on_front),
+            "config": {k: row[k] for k in sweep.knobs}, "values": values,
+            "error": row.get("error") if isinstance(row.get("error"), str) else "",
+            "thumbnail": thumbnail(samples) if thumbnails else None}

@@ -1,0 +1,51 @@
+"""report.html: one self-contained file (styles, script, data and sample thumbnails inlined), so
+that it opens from disk, offline, and can be mailed or logged as one MLflow artifact."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+MAX_THUMBNAIL_BYTES = 512 * 1024  # larger sample sheets are left out rather than bloat the page
+
+
+def asset(name: str) -> str:
+    """A file of the page (report.html, report.js, report.css), shipped inside the package."""
+    return resources.files("gansearch.report").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def thumbnail(path: Path) -> str | None:
+    if not path.is_file() or path.stat().st_size > MAX_THUMBNAIL_BYTES:
+        return None
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def render_page(title: str, data: dict[str, Any]) -> str:
+    # "</" inside the JSON would close its <script> element early.
+    payload = json.dumps(_plain(data), allow_nan=False).replace("</", "<\\/")
+    html = asset("report.html")
+    for marker, text in (("/*__CSS__*/", asset("report.css")), ("/*__JS__*/", asset("report.js")),
+                         ("__DATA__", payload), ("__TITLE__", _escape(title))):
+        html = html.replace(marker, text, 1)
+    return html
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: NaN (a missing value in pandas) becomes null, numpy scalars Python ones."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item"):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

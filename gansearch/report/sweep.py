@@ -1,0 +1,87 @@
+"""A finished sweep folder, read back: its trials, its objectives, and its teacher's cost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gansearch.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class SweepResults:
+    folder: Path
+    name: str
+    table: Any  # pandas.DataFrame, results.csv: one row per trial
+    objectives: dict[str, str]  # {column: "min" | "max"}, the quality metric first
+    knobs: list[str]  # the searched settings, columns of ``table``
+    teacher: Path | None  # the teacher checkpoint, where the folder still finds it
+
+    @property
+    def quality(self) -> str:
+        return next(iter(self.objectives))
+
+    @property
+    def costs(self) -> list[str]:
+        return list(self.objectives)[1:]
+
+    @property
+    def finished(self):
+        """The trials that ran to the end: only they compete for the front."""
+        return self.table[self.table["status"] == "finished"]
+
+
+def load_sweep(folder: str | Path) -> SweepResults:
+    import pandas as pd
+
+    from gansearch.config import load_yaml
+    from gansearch.search.spec import Objective
+
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: no such sweep folder; give the folder 'gansearch sweep' wrote "
+                          f"(runs/sweeps/NAME by default)")
+    for needed in ("results.csv", "spec.yaml"):
+        if not (folder / needed).is_file():
+            raise ConfigError(f"{folder}: no {needed}; is this a sweep folder? run 'gansearch sweep' "
+                              f"(or --resume it) to write one")
+    table = pd.read_csv(folder / "results.csv", dtype={"trial_id": str})
+    spec = load_yaml(folder / "spec.yaml")
+    try:
+        objectives = {o.metric: o.direction for o in (Objective(**raw) for raw in spec["objectives"])}
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"{folder / 'spec.yaml'}: cannot read its objectives ({exc}); each needs "
+                          f"a metric: and an optional mode: min|max") from None
+    missing = [c for c in (*objectives, "trial_id", "status") if c not in table.columns]
+    if missing:
+        raise ConfigError(f"{folder / 'results.csv'}: no column(s) {', '.join(missing)}; the spec's "
+                          f"objectives must be columns of the results")
+    knobs = [k for k in spec.get("space", {}) if k in table.columns]
+    return SweepResults(folder.resolve(), folder.resolve().name, table, objectives, knobs,
+                        _teacher_path(folder, spec))
+
+
+def _teacher_path(folder: Path, spec: dict[str, Any]) -> Path | None:
+    trained = folder / "teacher" / "teacher.pt"
+    if trained.is_file():
+        return trained
+    given = (spec.get("teacher") or {}).get("checkpoint")
+    return Path(given) if given and Path(given).is_file() else None
+
+
+def teacher_costs(sweep: SweepResults) -> dict[str, float]:
+    """The teacher's cost figures, profiled on its generator as the trials profile theirs
+    (no timing). Its quality is not measured: that needs the training data and the sampling
+    the trials used, and a report must not recompute what the sweep measured."""
+    if sweep.teacher is None:
+        return {}
+    from gansearch.checkpoint import load_checkpoint
+    from gansearch.metrics.cost import profile
+    from gansearch.models import example_input
+
+    generator = load_checkpoint(sweep.teacher).generator
+    from gansearch.search.evaluate import COST
+
+    figures = profile(generator, example_input(generator), latency_runs=0).as_dict()
+    return {k: float(figures[k]) for k in COST if figures.get(k) is not None}
