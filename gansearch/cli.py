@@ -76,7 +76,8 @@ def _parser() -> argparse.ArgumentParser:
 
     rp = verbs.add_parser("report", help="a finished sweep's Pareto front: pareto.csv, plots, "
                                          "report.html, MLflow tags")
-    rp.add_argument("sweep", type=Path, help="the sweep's results folder (e.g. runs/sweeps/quickstart)")
+    rp.add_argument("sweep", type=Path, help="the sweep's results folder (runs/sweeps/NAME), or "
+                                             "its name with --tracking-uri")
     rp.add_argument("--compare", type=Path, metavar="OTHER_SWEEP",
                     help="another sweep's folder whose front is overlaid on the plots and page")
     rp.add_argument("--tracking-uri", help="MLflow store of the sweep (default: the folder's mlflow.db)")
@@ -152,7 +153,12 @@ def _sweep(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from gansearch.report.build import build_report
 
-    report = build_report(args.sweep, compare=args.compare, tracking_uri=args.tracking_uri,
+    sweep = args.sweep
+    if not Path(sweep).is_dir() and args.tracking_uri:  # a sweep named by its MLflow experiment
+        from gansearch.search.tracking import sweep_folder_of
+
+        sweep = sweep_folder_of(args.tracking_uri, str(sweep))
+    report = build_report(sweep, compare=args.compare, tracking_uri=args.tracking_uri,
                           track=not args.no_mlflow)
     excluded = report.front.attrs.get("excluded", 0)
     print(f"Pareto front: {len(report.front)} trials" + (f" ({excluded} without every objective left out)"

@@ -243,3 +243,13 @@ def test_page_in_headless_chromium(sweep_folder, report, tmp_path):
     subprocess.run([*base, "--window-size=1000,900", f"--screenshot={shot}", f"{page}?hover={trial}"],
                    capture_output=True, timeout=120, check=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_report_finds_a_sweep_by_its_mlflow_experiment_name(sweep_folder, report, capsys):
+    from gansearch.cli import main
+
+    assert main(["report", "r", "--tracking-uri", sweep_folder.tracking_uri, "--no-mlflow"]) == 0
+    out = capsys.readouterr().out
+    assert str(sweep_folder.folder / "report.html") in out or "report.html" in out
+    assert main(["report", "nope", "--tracking-uri", sweep_folder.tracking_uri]) == 2
+    assert "no sweep 'nope'" in capsys.readouterr().err

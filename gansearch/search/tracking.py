@@ -19,6 +19,7 @@ from gansearch.errors import ConfigError
 SWEEP_TAG = "gansearch.sweep"
 TRIAL_TAG = "gansearch.trial_id"
 PARENT_TAG = "mlflow.parentRunId"
+FOLDER_TAG = "gansearch.folder"  # where the sweep's results live, for `gansearch report NAME`
 
 
 def local_store(sweep_dir: Path) -> str:
@@ -87,8 +88,8 @@ def start_sweep_run(tracking_uri: str, name: str, sweep_dir: Path, params: dict[
         run_id = found[0].info.run_id
         client.update_run(run_id, status="RUNNING")
     else:
-        run = client.create_run(experiment_id, tags={SWEEP_TAG: name, "gansearch.role": "sweep"},
-                                run_name=name)
+        run = client.create_run(experiment_id, tags={SWEEP_TAG: name, "gansearch.role": "sweep",
+                                                     FOLDER_TAG: str(sweep_dir)}, run_name=name)
         run_id = run.info.run_id
         log_params(client, run_id, params)
     return SweepRun(tracking_uri, experiment_id, run_id, name)
@@ -143,3 +144,21 @@ def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[key] = v
     return out
+
+
+def sweep_folder_of(tracking_uri: str, name: str):
+    """The results folder of the sweep ``name`` tracked at ``tracking_uri``."""
+    from pathlib import Path
+
+    from mlflow import MlflowClient
+
+    check_reachable(tracking_uri)
+    client = MlflowClient(tracking_uri=tracking_uri)
+    experiment = client.get_experiment_by_name(name)
+    runs = client.search_runs([experiment.experiment_id], "tags.`gansearch.role` = 'sweep'",
+                              max_results=1) if experiment else []
+    folder = runs[0].data.tags.get(FOLDER_TAG) if runs else None
+    if folder is None:
+        raise ConfigError(f"no sweep {name!r} in the MLflow store {tracking_uri}; pass a sweep folder or "
+                          f"another --tracking-uri")
+    return Path(folder)
