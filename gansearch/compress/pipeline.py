@@ -17,6 +17,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from gansearch.compress.precision import resolve_dtype, to_dtype
 from gansearch.compress.structured import CRITERIA, prune_filters
 from gansearch.compress.unstructured import NORMS, SCOPES, make_permanent, prune_unstructured
 from gansearch.config import check_choice, check_range
@@ -27,7 +28,6 @@ from gansearch.train.singan import SinGANTrainConfig, train_singan
 
 # (warm-up, fine-tune) iterations per scale, seeds/000_*.txt sec. 4.1.
 DEFAULT_SPLITS = {"structured": (100, 1900), "unstructured": (1000, 1000)}
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class SinGANPruneConfig:
         check_choice("prune.scope", self.scope, SCOPES)
         check_choice("prune.norm", self.norm, NORMS)
         check_range("prune.scale_iterations", self.scale_iterations, 0.0, low_open=True)
-        check_choice("prune.dtype", self.dtype, DTYPES)
+        check_choice("prune.dtype", self.dtype, ("float32", "float16", "bfloat16"))
         for name in ("warmup", "finetune"):
             if getattr(self, name) is not None:
                 check_range(f"prune.{name}", getattr(self, name), 0)
@@ -95,9 +95,9 @@ def train_prune_finetune(image: Tensor, generator: SinGANGenerator,
         if prune.method == "unstructured":
             make_permanent(generator.scales[k])
         if prune.dtype != "float32":
-            _round_weights(generator.scales[k], DTYPES[prune.dtype])
+            _round_weights(generator.scales[k], resolve_dtype(prune.dtype))
     if prune.dtype != "float32":
-        generator.to(DTYPES[prune.dtype])
+        to_dtype(generator, prune.dtype)
     generator.eval()
     return generator, history
 

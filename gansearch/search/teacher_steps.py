@@ -120,8 +120,9 @@ def _held_out_inputs(s) -> tuple[torch.Tensor, ...]:
     gen = torch.Generator().manual_seed(s.seed + 1)
     if s.model == "dcgan":
         return (torch.randn(16, s.generator.config.latent_dim, generator=gen).to(s.device),)
-    picks = torch.randperm(len(s.data), generator=gen)[:8]
-    return (torch.stack([s.data[int(i)][0] for i in picks]).to(s.device),)
+    pairs = s.held_out  # test pairs cut from photographs the student never trained on
+    picks = torch.randperm(len(pairs), generator=gen)[:8]
+    return (torch.stack([pairs[int(i)][0] for i in picks]).to(s.device),)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +26,6 @@ from gansearch.search.recipe import Student, copy_for_student
 from gansearch.search.spec import SweepSpec
 from gansearch.train.loop import resolve_device
 from gansearch.train.teacher import parse_teacher_config, sample_grid
-
-
-@dataclass
-class Progress:
-    """What a trial has done so far: the steps finished and the student they left."""
-
-    next_step: int
-    student_file: Path | None = None  # a checkpoint written by ``save_progress``
-
 
 Reporter = Callable[[dict[str, Any], Path | None], None]  # (metrics, checkpoint file or None)
 
