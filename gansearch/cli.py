@@ -160,6 +160,7 @@ def _report(args: argparse.Namespace) -> int:
         sweep = sweep_folder_of(args.tracking_uri, str(sweep))
     report = build_report(sweep, compare=args.compare, tracking_uri=args.tracking_uri,
                           track=not args.no_mlflow)
+    print(report.counts)
     excluded = report.front.attrs.get("excluded", 0)
     print(f"Pareto front: {len(report.front)} trials" + (f" ({excluded} without every objective left out)"
                                                         if excluded else ""))
@@ -193,12 +194,11 @@ def _describe_spec(spec, num_samples) -> str:
 
 
 def _summary(spec, result) -> str:
+    from gansearch.report.sweep import trial_counts
+
     table, front = result.table, result.front
-    done = int((table["final"] == 1).sum()) if len(table) else 0
-    failed = int((table["status"] == "error").sum()) if len(table) else 0
     names = [o.metric for o in spec.objectives]
-    lines = [f"{len(table)} trials: {done} finished, {failed} failed, {len(table) - done - failed} "
-             f"stopped early", f"Pareto front ({len(front)} trials; {', '.join(names)}):"]
+    lines = [trial_counts(table), f"Pareto front ({len(front)} trials; {', '.join(names)}):"]
     knobs = list(spec.space)
     if len(front):
         lines.append(front[names + knobs].to_string(index=False))

@@ -58,7 +58,7 @@ def export_trials(sweep: str | Path, out: str | Path, *, trial: str | None = Non
         rows = table[table["trial_id"].isin(read_front_ids(front))]
     else:
         raise ConfigError("say what to export: --pareto (the front) or --trial ID")
-    rows = rows[rows["final"] == 1]
+    rows = rows[rows["status"] == "finished"]
     if rows.empty:
         raise ConfigError(f"{folder}: nothing finished to export")
     out = Path(out)

@@ -15,6 +15,7 @@ import gansearch
 from gansearch.checkpoint import load_checkpoint
 from gansearch.errors import ConfigError
 from gansearch.models import example_input
+from gansearch.report.build import build_report
 from gansearch.search.spec import parse_spec
 from gansearch.search.sweep import SweepOptions, run_sweep
 
@@ -100,6 +101,28 @@ def test_diverging_trial_fails_with_its_reason_and_the_sweep_goes_on(tiny_singan
     _, _, children = _children(result.tracking_uri, "t")
     failed = [r for r in children if r.info.status == "FAILED"]
     assert len(failed) == 1 and "diverged" in failed[0].data.tags["error"]
+
+
+def test_trial_out_of_memory_is_recorded_as_failed_and_counted(tiny_singan_teacher, tmp_path):
+    # 200k filters ask for a 1.3 TiB weight: the allocator refuses it at once, as it would on a GPU.
+    spec = _spec(tiny_singan_teacher, recipe=[{"scratch": {"filters": 4}}, {"finetune": {"iterations": 1}}],
+                 space={"scratch.filters": {"grid": [4, 200_000]}}, objectives=[{"metric": "swd"},
+                                                                             {"metric": "weight_bytes"}],
+                 search={"algorithm": "grid", "num_samples": 1}, max_failures=0)
+    result = run_sweep(spec, SweepOptions(storage=str(tmp_path), verbose=0))
+    table = result.table.set_index("scratch.filters")
+    assert table.loc[4, "status"] == "finished"
+    assert table.loc[200_000, "status"] == "error"
+    assert table.loc[200_000, "error"].startswith("TrialOutOfMemory: out of memory on cpu in step scratch")
+    assert list(result.front["scratch.filters"]) == [4]
+    client, _, children = _children(result.tracking_uri, "t")
+    failed = [r for r in children if r.info.status == "FAILED"]
+    assert len(failed) == 1 and "out of memory" in failed[0].data.tags["error"]
+
+    report = build_report(result.folder)
+    assert report.counts.splitlines()[0] == "2 trials: 1 finished, 1 failed, 0 stopped early"
+    assert "out of memory on cpu" in report.counts.splitlines()[1]
+    assert "2 trials: 1 finished, 1 failed" in (result.folder / "report.html").read_text()
 
 
 def test_existing_sweep_is_not_overwritten(tiny_singan_teacher, tmp_path):

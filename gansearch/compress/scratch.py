@@ -27,7 +27,10 @@ def scratch_config(config: Any, filters: int) -> Any:
     if not dataclasses.is_dataclass(config) or "filters" not in {f.name for f in dataclasses.fields(config)}:
         raise ConfigError(f"{type(config).__name__} has no 'filters' to shrink; "
                           f"pruning from scratch needs a SinGAN, DCGAN or ResNet generator config")
-    return dataclasses.replace(config, filters=filters)
+    changes = {"filters": filters}
+    if getattr(config, "max_filters", filters) < filters:  # a cap below the asked width would hide it
+        changes["max_filters"] = filters
+    return dataclasses.replace(config, **changes)
 
 
 def scratch_generator(model: str, config: Any, filters: int) -> nn.Module:

@@ -11,7 +11,7 @@ from gansearch.report.hypervolume import hypervolume, reference_point
 from gansearch.report.page import render_page, thumbnail
 from gansearch.report.pareto import pareto_front
 from gansearch.report.plots import plot_front
-from gansearch.report.sweep import SweepResults, load_sweep, teacher_costs
+from gansearch.report.sweep import SweepResults, load_sweep, teacher_costs, trial_counts
 
 PLOTTED_COSTS = ("macs", "weight_bytes")  # always plotted when measured, objectives or not
 
@@ -25,6 +25,7 @@ class Report:
     files: list[Path]  # written into the sweep folder
     teacher: dict[str, float]  # the teacher's cost figures ({} when its checkpoint is gone)
     parent_run_id: str | None  # the MLflow run the files were logged to, if any
+    counts: str = ""  # trials by outcome, failure reasons (see trial_counts)
 
 
 def build_report(folder: str | Path, compare: str | Path | None = None, tracking_uri: str | None = None,
@@ -68,7 +69,7 @@ def build_report(folder: str | Path, compare: str | Path | None = None, tracking
         uri = tracking_uri or (local_store(sweep.folder) if (sweep.folder / "mlflow.db").is_file() else None)
         if uri is not None:
             parent = _track(uri, sweep, files, set(front["trial_id"]))
-    return Report(sweep.folder, front, volume, reference, files, teacher, parent)
+    return Report(sweep.folder, front, volume, reference, files, teacher, parent, trial_counts(sweep.table))
 
 
 def _track(uri: str, sweep: SweepResults, files: list[Path], front_ids: set[str]) -> str | None:
@@ -84,6 +85,7 @@ def _page_data(sweep: SweepResults, front, volume: float, reference: dict[str, f
             "quality_direction": sweep.objectives[sweep.quality], "costs": costs,
             "objectives": sweep.objectives, "knobs": sweep.knobs,
             "hypervolume": volume, "reference": reference, "excluded": front.attrs.get("excluded", 0),
+            "counts": trial_counts(sweep.table).splitlines()[0],
             "teacher": {"costs": teacher} if teacher else None, "compare": None,
             "trials": [_trial(sweep, row, row["trial_id"] in members) for _, row in sweep.table.iterrows()]}
 

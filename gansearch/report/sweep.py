@@ -32,6 +32,21 @@ class SweepResults:
         return self.table[self.table["status"] == "finished"]
 
 
+def trial_counts(table) -> str:
+    """``12 trials: 9 finished, 2 failed, 1 stopped early`` (other outcomes named when present),
+    then one ``failed: reason`` line per distinct reason."""
+    counts = table["status"].value_counts() if len(table) else {}
+    words = {"finished": "finished", "error": "failed", "stopped": "stopped early",
+             "interrupted": "interrupted (resume the sweep)"}
+    parts = [f"{int(counts.get(k, 0))} {w}" for k, w in words.items()
+             if k in ("finished", "error", "stopped") or counts.get(k, 0)]
+    lines = [f"{len(table)} trials: " + ", ".join(parts)]
+    if len(table) and "error" in table.columns:
+        for reason, n in table.loc[table["status"] == "error", "error"].fillna("").value_counts().items():
+            lines.append(f"  failed ({n}): {reason}")
+    return "\n".join(lines)
+
+
 def load_sweep(folder: str | Path) -> SweepResults:
     import pandas as pd
 

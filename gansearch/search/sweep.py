@@ -150,19 +150,42 @@ def run_sweep(spec: SweepSpec, options: SweepOptions) -> SweepResult:
                            run_config=_run_config(spec, options, folder))
     grid = tuner.fit()
     # Ctrl-C makes Tune save its state and return early: trials left PENDING or RUNNING.
-    unfinished = sum(t.status not in ("TERMINATED", "ERROR")
-                     for t in tune.ExperimentAnalysis(str(ray_dir)).trials)
-    table = results_table(grid, spec)
+    unfinished = {t.trial_id for t in tune.ExperimentAnalysis(str(ray_dir)).trials
+                  if t.status not in ("TERMINATED", "ERROR")}
+    table = results_table(grid, spec, interrupted=unfinished)
     from gansearch.report.pareto import pareto_front
 
+    tracking.settle_trial_runs(sweep_run, {r.trial_id: (r.status, r.error) for r in table.itertuples()})
+    if not unfinished:
+        _settle_study(spec, folder, name)
+        _remove_lost_students(folder, set(table["trial_id"]))
     table.to_csv(folder / "results.csv", index=False)
-    front = pareto_front(table[table["final"] == 1], spec.objectives) if len(table) else table
+    front = pareto_front(table[table["status"] == "finished"], spec.objectives) if len(table) else table
     front.to_csv(folder / "pareto.csv", index=False)
-    finished = int((table["final"] == 1).sum()) if len(table) else 0
+    finished = int((table["status"] == "finished").sum()) if len(table) else 0
     tracking.finish_sweep_run(sweep_run, {"trials": len(table), "finished": finished,
                                           "front_size": len(front)},
                               status="KILLED" if unfinished else "FINISHED")
-    return SweepResult(folder, table, front, tracking_uri, sweep_run.parent_run_id, unfinished)
+    return SweepResult(folder, table, front, tracking_uri, sweep_run.parent_run_id, len(unfinished))
+
+
+def _settle_study(spec: SweepSpec, folder: Path, name: str) -> None:
+    """Fail the Optuna trials a killed driver asked for but Tune never recorded (the resumed
+    search asked again), so the study holds no trial RUNNING forever."""
+    if spec.search.algorithm not in ("tpe", "nsga2") or not (folder / "optuna.db").is_file():
+        return
+    import optuna
+
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{folder / 'optuna.db'}")
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+
+
+def _remove_lost_students(folder: Path, trial_ids: set[str]) -> None:
+    # Files of trials the sweep does not know (see _settle_study): nothing refers to them.
+    for student in (folder / "students").glob("*"):
+        if student.is_dir() and student.name not in trial_ids:
+            shutil.rmtree(student)
 
 
 def _tune_config(spec: SweepSpec, options: SweepOptions, folder: Path):
@@ -204,13 +227,16 @@ def _run_config(spec: SweepSpec, options: SweepOptions, folder: Path):
     return tune.RunConfig(
         name="ray", storage_path=str(folder),
         failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        # Two, not one: a driver killed between a trial's new checkpoint and Tune's next
+        # experiment snapshot must still find the checkpoint that snapshot names.
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
         verbose=options.verbose,
     )
 
 
-def results_table(grid, spec: SweepSpec):
-    """One row per trial: its knobs, its last reported metrics, its status and error."""
+def results_table(grid, spec: SweepSpec, interrupted: set[str] = frozenset()):
+    """One row per trial: its knobs, its last reported metrics, its status (finished, stopped
+    early by the scheduler, error, or ``interrupted`` with the sweep) and error."""
     import pandas as pd
 
     rows = []
@@ -221,7 +247,8 @@ def results_table(grid, spec: SweepSpec):
         for key in ("final", "recipe_step", "step_name", *[o.metric for o in spec.objectives],
                     "params", "macs", "weight_bytes", "sparsity", "time_total_s"):
             row[key] = metrics.get(key)
-        row["status"] = "error" if result.error else ("finished" if metrics.get("final") == 1 else "stopped")
+        row["status"] = ("interrupted" if row["trial_id"] in interrupted else "error" if result.error
+                         else "finished" if metrics.get("final") == 1 else "stopped")
         row["error"] = _reason(result.error) if result.error else ""
         row["student_file"] = str(Path(result.path).parent.parent / "students" / row["trial_id"]
                                   / "student.pt") if row["final"] == 1 else ""

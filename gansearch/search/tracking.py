@@ -4,7 +4,10 @@ The driver creates the store, the experiment and the parent run before any trial
 (several processes creating a fresh SQLite store at once race on its schema). Trials log from
 their workers through ``MlflowClient`` with explicit run ids, never through MLflow's global
 "active run", so concurrent trials in one process cannot cross. A trial finds its child run by
-its trial-id tag, so a restarted or resumed trial keeps logging to the run it started.
+its trial-id tag, so a restarted or resumed trial keeps logging to the run it started, and
+counts its attempts. When Tune has the last word on every trial, ``settle_trial_runs`` brings the
+child runs in line with it: no run is left RUNNING by a dead worker or driver, and a run that a
+killed driver started for a trial Tune never recorded (it reruns under a new id) is deleted.
 """
 
 from __future__ import annotations
@@ -108,13 +111,56 @@ def trial_run(sweep: SweepRun, trial_id: str, trial_name: str, params: dict[str,
                                f"tags.{PARENT_TAG} = '{sweep.parent_run_id}' and "
                                f"tags.`{TRIAL_TAG}` = '{trial_id}'", max_results=1)
     if found:
-        client.update_run(found[0].info.run_id, status="RUNNING")
-        return found[0].info.run_id
+        run_id = found[0].info.run_id
+        attempts = int(found[0].data.tags.get("attempts", "1")) + 1
+        client.update_run(run_id, status="RUNNING")
+        client.set_tag(run_id, "attempts", str(attempts))
+        client.set_tag(run_id, "status", "running")
+        return run_id
     run = client.create_run(sweep.experiment_id, run_name=trial_name, tags={
         PARENT_TAG: sweep.parent_run_id, SWEEP_TAG: sweep.name, TRIAL_TAG: trial_id,
-        "gansearch.role": "trial", "status": "running"})
+        "gansearch.role": "trial", "status": "running", "attempts": "1"})
     log_params(client, run.info.run_id, params)
     return run.info.run_id
+
+
+# A trial's outcome in the results table -> the MLflow status of its run.
+RUN_STATUS = {"finished": "FINISHED", "error": "FAILED", "stopped": "KILLED", "interrupted": "KILLED"}
+
+
+def trial_runs(sweep: SweepRun) -> list:
+    """Every child run of the sweep's parent run."""
+    client = sweep.client()
+    runs, token = [], None
+    while True:
+        page = client.search_runs([sweep.experiment_id], f"tags.{PARENT_TAG} = '{sweep.parent_run_id}'",
+                                  max_results=1000, page_token=token)
+        runs += list(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def settle_trial_runs(sweep: SweepRun, outcomes: dict[str, tuple[str, str]]) -> None:
+    """Make each child run say what Tune says of its trial: ``outcomes`` maps trial id to
+    (status, error), status one of ``RUN_STATUS``. A worker that died mid-trial left its run
+    RUNNING; a driver killed mid-sweep may have started runs for trials it never recorded."""
+    client = sweep.client()
+    for run in trial_runs(sweep):
+        run_id, tags = run.info.run_id, run.data.tags
+        outcome = outcomes.get(tags.get(TRIAL_TAG, ""))
+        if outcome is None:  # its trial is not in the sweep: the resumed search ran it anew
+            client.set_tag(run_id, "status", "lost")
+            client.set_terminated(run_id, status="KILLED")
+            client.delete_run(run_id)
+            continue
+        status, error = outcome
+        if status == "error" and error and not tags.get("error"):
+            client.set_tag(run_id, "error", error[:5000])
+        if tags.get("status") != status:
+            client.set_tag(run_id, "status", status)
+        if run.info.status != RUN_STATUS[status]:
+            client.set_terminated(run_id, status=RUN_STATUS[status])
 
 
 def log_params(client, run_id: str, params: dict[str, Any]) -> None:

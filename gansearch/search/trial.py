@@ -30,11 +30,49 @@ from gansearch.train.teacher import parse_teacher_config, sample_grid
 Reporter = Callable[[dict[str, Any], Path | None], None]  # (metrics, checkpoint file or None)
 
 
+class TrialOutOfMemory(RuntimeError):
+    """The trial's model or data did not fit in the memory of its device."""
+
+
 def run_trial(spec: SweepSpec, knobs: dict[str, Any], teacher_path: str | Path, out_dir: str | Path,
               report: Reporter, *, device: str | None = None, restore: Path | None = None,
               callbacks: list[Any] | None = None) -> dict[str, Any]:
     """Apply the recipe with ``knobs`` to the teacher, reporting after every step; returns the
-    final metrics. ``restore`` is a progress checkpoint of an earlier run of the same trial."""
+    final metrics. ``restore`` is a progress checkpoint of an earlier run of the same trial.
+    Running out of memory raises :class:`TrialOutOfMemory` naming the device and the step."""
+    where = ["loading the teacher"]
+    try:
+        return _run(spec, knobs, teacher_path, Path(out_dir), report, device, restore, callbacks, where)
+    except RuntimeError as exc:  # torch.OutOfMemoryError (CUDA) is one; a failed CPU malloc is plain
+        if not _out_of_memory(exc):
+            raise
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        raise TrialOutOfMemory(f"out of memory on {device or spec.device} in {where[0]}: "
+                               f"{_allocation(exc)}; choose smaller settings for this step or give "
+                               f"each trial more memory") from exc
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    text = str(exc)
+    return "can't allocate memory" in text or "not enough memory" in text or "out of memory" in text
+
+
+def _allocation(exc: BaseException) -> str:
+    import re
+
+    asked = re.search(r"allocate (\d+) bytes", str(exc))  # the CPU allocator's wording
+    if asked:
+        return f"tried to allocate {int(asked.group(1)) / 2**30:.1f} GiB"
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return lines[0][:200] if lines else type(exc).__name__
+
+
+def _run(spec: SweepSpec, knobs: dict[str, Any], teacher_path: str | Path, out_dir: Path,
+         report: Reporter, device: str | None, restore: Path | None, callbacks: list[Any] | None,
+         where: list[str]) -> dict[str, Any]:
     recipe = spec.recipe.with_knobs(knobs)
     dev = resolve_device(device or spec.device)
     student = load_student(str(teacher_path), dev, spec.evaluation.seed)
@@ -42,7 +80,6 @@ def run_trial(spec: SweepSpec, knobs: dict[str, Any], teacher_path: str | Path, 
     start = 0
     if restore is not None:
         start = restore_progress(student, restore)
-    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     metric = spec.quality.metric
     costs = [o.metric for o in spec.costs]
@@ -54,11 +91,13 @@ def run_trial(spec: SweepSpec, knobs: dict[str, Any], teacher_path: str | Path, 
                         if k in c}}
 
     for i, (address, step) in enumerate(recipe.steps[start:], start):
+        where[0] = f"step {address}"
         step.apply(student)
         progress_file = out_dir / "progress.pt"
         save_progress(student, i + 1, progress_file)
         report({**measure(0), "recipe_step": i + 1, "step_name": address, "final": 0}, progress_file)
 
+    where[0] = "the final measurement"
     final = measure(spec.evaluation.latency_runs)
     student_file = out_dir / "student.pt"
     save_checkpoint(student_file, Checkpoint(student.model, student.generator, meta={

@@ -149,7 +149,7 @@
 
   document.getElementById("sweep-name").textContent = data.name;
   const front = data.trials.filter((t) => t.front).length;
-  let summary = `${data.trials.length} trials, ${front} on the Pareto front of ` +
+  let summary = `${data.counts}; ${front} on the Pareto front of ` +
     `${[data.quality].concat(data.costs).join(", ")}; hypervolume ${fmt(data.hypervolume)}`;
   if (data.compare) summary += `; ${data.compare.name}: ${data.compare.front.length} on its front, ` +
     `hypervolume ${fmt(data.compare.hypervolume)} (same reference point)`;
