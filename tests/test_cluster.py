@@ -1,9 +1,11 @@
 """A real two-node Ray cluster on loopback: a sweep launched with --address runs its trials on
-both nodes, and every result and MLflow run is complete. The nodes run with Ray's token
-authentication on, and are stopped by their own processes at the end."""
+both nodes, and every result and MLflow run is complete; when the worker node dies mid-sweep,
+its trials restart on the head from their last checkpoint and nothing is lost or recorded twice.
+The nodes run with Ray's token authentication on, and are stopped by their own processes."""
 
 import contextlib
 import glob
+import json
 import os
 import shutil
 import signal
@@ -11,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -28,46 +31,63 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _alive_nodes(address, env):
-    probe = (f"import ray; ray.init(address='{address}', log_to_driver=False); "
-             "print(sum(n['Alive'] for n in ray.nodes()))")
+def _nodes(address, env):
+    """The alive nodes: {node id: is head}."""
+    probe = (f"import json, ray; ray.init(address='{address}', log_to_driver=False); "
+             "print(json.dumps({n['NodeID']: 'node:__internal_head__' in n['Resources'] "
+             "for n in ray.nodes() if n['Alive']}))")
     run = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
-    return int(run.stdout.strip().splitlines()[-1]) if run.returncode == 0 and run.stdout.strip() else 0
+    lines = run.stdout.strip().splitlines()
+    return json.loads(lines[-1]) if run.returncode == 0 and lines else {}
+
+
+@dataclass
+class Cluster:
+    address: str
+    env: dict
+    worker: subprocess.Popen  # the second node's `ray start --block`
+    worker_node_id: str
 
 
 @pytest.fixture
 def two_nodes(tmp_path):
     port = _free_port()
     address = f"127.0.0.1:{port}"
-    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    # A dead node is noticed in about two seconds instead of Ray's default fifteen or more.
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_health_check_period_ms": "500",
+           "RAY_health_check_failure_threshold": "3"}
     common = ["--num-cpus", "1", "--disable-usage-stats", "--block", "--node-ip-address", "127.0.0.1"]
     head = subprocess.Popen([RAY, "start", "--head", "--port", str(port), "--include-dashboard=false",
-                             *common], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             *common], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     nodes = [head]
     try:
         deadline = time.time() + 120
-        while _alive_nodes(address, env) < 1:
+        while len(_nodes(address, env)) < 1:
             assert head.poll() is None and time.time() < deadline, "the head node did not start"
             time.sleep(1)
         worker = subprocess.Popen([RAY, "start", "--address", address, *common], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         nodes.append(worker)
-        while _alive_nodes(address, env) < 2:
+        while len(alive := _nodes(address, env)) < 2:
             assert worker.poll() is None and time.time() < deadline, "the worker node did not join"
             time.sleep(1)
-        yield address, env
+        yield Cluster(address, env, worker, next(n for n, is_head in alive.items() if not is_head))
     finally:
-        # Our own processes only (the nodes and what they started), never a machine-wide ray stop.
-        started = [pid for n in nodes for pid in (n.pid, *_descendants(n.pid))]
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            for pid in started:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, sig)
-            deadline = time.time() + 30
-            while any(_running(pid) for pid in started) and time.time() < deadline:
-                time.sleep(0.5)
         for n in nodes:
+            _kill_tree(n.pid)
             n.wait(timeout=30)
+
+
+def _kill_tree(pid: int) -> None:
+    """Our own processes only (a node and what it started), never a machine-wide ray stop."""
+    started = [pid, *_descendants(pid)]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for p in started:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p, sig)
+        deadline = time.time() + 30
+        while any(_running(p) for p in started) and time.time() < deadline:
+            time.sleep(0.5)
 
 
 def _descendants(pid: int) -> list[int]:
@@ -96,29 +116,78 @@ def _running(pid: int) -> bool:
         return False
 
 
-def test_sweep_on_a_two_node_cluster_uses_both_nodes(two_nodes, tiny_singan_teacher, tmp_path):
-    address, env = two_nodes
-    space = tmp_path / "space.yaml"
-    space.write_text(yaml.safe_dump({
-        "name": "c", "teacher": {"checkpoint": str(tiny_singan_teacher)},
+def _space(teacher, path, **changes):
+    path.write_text(yaml.safe_dump({
+        "name": "c", "teacher": {"checkpoint": str(teacher)},
         "recipe": [{"prune_filters": {"amount": 0.5}}, {"finetune": {"iterations": 2}}],
         "space": {"prune_filters.amount": {"uniform": [0.1, 0.8]}},
         "objectives": [{"metric": "swd"}, {"metric": "weight_bytes"}],
         "search": {"algorithm": "random", "num_samples": 4, "max_concurrent": 2},
-        "evaluation": {"samples": 2, "latency_runs": 0}, "device": "cpu"}))
-    run = subprocess.run([sys.executable, "-m", "gansearch.cli", "sweep", str(space), "--address", address,
-                          "--storage", str(tmp_path / "runs"), "--quiet"], env=env, capture_output=True,
-                         text=True, timeout=500)
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    folder = tmp_path / "runs" / "c"
+        "evaluation": {"samples": 2, "latency_runs": 0}, "device": "cpu", **changes}))
+    return [sys.executable, "-m", "gansearch.cli", "sweep", str(path), "--storage", str(path.parent / "runs"),
+            "--quiet"]
+
+
+def _complete(folder, n):
+    """results.csv and MLflow agree: n finished trials, each once, every run FINISHED with its files."""
     table = pd.read_csv(folder / "results.csv", dtype={"trial_id": str})
-    assert len(table) == 4 and (table["status"] == "finished").all()
+    assert len(table) == n and table["trial_id"].is_unique and (table["status"] == "finished").all()
     client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("c").experiment_id])
     trials = [r for r in runs if r.data.tags.get("gansearch.role") == "trial"]
     assert sorted(r.data.tags["gansearch.trial_id"] for r in trials) == sorted(table["trial_id"])
-    assert all(r.info.status == "FINISHED" for r in trials)
+    assert all(r.info.status == "FINISHED" for r in runs)
+    for r in trials:
+        assert {"student", "samples.png"} <= {a.path for a in client.list_artifacts(r.info.run_id)}
+    return client, trials
+
+
+def test_sweep_on_a_two_node_cluster_uses_both_nodes(two_nodes, tiny_singan_teacher, tmp_path):
+    command = _space(tiny_singan_teacher, tmp_path / "space.yaml")
+    run = subprocess.run(command + ["--address", two_nodes.address], env=two_nodes.env, capture_output=True,
+                         text=True, timeout=500)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    _, trials = _complete(tmp_path / "runs" / "c", 4)
     assert len({r.data.tags["node"] for r in trials}) == 2, "trials ran on one node only"
+
+
+def test_worker_node_killed_mid_sweep_its_trial_resumes_on_the_head(two_nodes, tiny_singan_teacher,
+                                                                     tmp_path):
+    recipe = [{"prune_filters": {"amount": 0.5}}, {"finetune": {"iterations": 15}},
+              {"precision": {"dtype": "float32"}}]
+    command = _space(tiny_singan_teacher, tmp_path / "space.yaml", recipe=recipe,
+                     search={"algorithm": "random", "num_samples": 3, "max_concurrent": 2})
+    folder = tmp_path / "runs" / "c"
+    sweep = subprocess.Popen(command + ["--address", two_nodes.address], env=two_nodes.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    victim = _wait_for_checkpointed_trial_on(two_nodes.worker_node_id, folder, sweep)
+    _kill_tree(two_nodes.worker.pid)  # the whole node at once, as when a machine dies
+    out, _ = sweep.communicate(timeout=500)
+    assert sweep.returncode == 0, out[-3000:]
+
+    client, trials = _complete(folder, 3)
+    run = next(r for r in trials if r.data.tags["gansearch.trial_id"] == victim)
+    assert run.data.tags["attempts"] == "2" and run.data.tags["node"] != two_nodes.worker_node_id
+    # Restarted from its checkpoint: the step it had finished on the dead node was not run again.
+    steps = [m.step for m in client.get_metric_history(run.info.run_id, "recipe_step")]
+    assert steps.count(1) == 1 and sorted(set(steps)) == [1, 2, 3]
+
+
+def _wait_for_checkpointed_trial_on(node_id, folder, sweep):
+    """The id of a trial running on ``node_id`` that has saved a checkpoint (a finished step)."""
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        assert sweep.poll() is None, sweep.stdout.read()
+        if (folder / "students").is_dir():  # trials started: the driver has made the MLflow store
+            client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
+            experiment = client.get_experiment_by_name("c")
+            for r in client.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING'"):
+                trial = r.data.tags.get("gansearch.trial_id")
+                if r.data.tags.get("node") == node_id and glob.glob(
+                        str(folder / "ray" / f"*{trial}*" / "checkpoint_*")):
+                    return trial
+        time.sleep(0.2)
+    raise AssertionError("no trial checkpointed on the worker node in time")
 
 
 def test_cluster_yaml_passes_rays_own_validation():

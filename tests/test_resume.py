@@ -1,6 +1,8 @@
 """An interrupted sweep resumes: the remaining trials run, finished ones are not repeated in
-Ray's results, Optuna's study or MLflow."""
+Ray's results, Optuna's study or MLflow, whether the driver was stopped with Ctrl-C or killed
+outright (SIGKILL: no chance to save anything)."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -15,24 +17,53 @@ from mlflow import MlflowClient
 pytestmark = pytest.mark.timeout(600)
 
 
-def test_interrupted_sweep_resumes_without_duplicates(tiny_singan_teacher, tmp_path):
-    space = tmp_path / "space.yaml"
-    space.write_text(yaml.safe_dump({
-        "name": "r", "teacher": {"checkpoint": str(tiny_singan_teacher)},
+def _space(teacher, path):
+    path.write_text(yaml.safe_dump({
+        "name": "r", "teacher": {"checkpoint": str(teacher)},
         "recipe": [{"prune_filters": {"amount": 0.5}}, {"finetune": {"iterations": 2}}],
         "space": {"prune_filters.amount": {"uniform": [0.1, 0.8]}},
         "objectives": [{"metric": "swd"}, {"metric": "weight_bytes"}],
         "search": {"algorithm": "tpe", "num_samples": 5, "max_concurrent": 1},
         "evaluation": {"samples": 2, "latency_runs": 1}, "device": "cpu"}))
-    command = [sys.executable, "-m", "gansearch.cli", "sweep", str(space), "--storage",
-               str(tmp_path / "runs"), "--quiet"]
-    folder = tmp_path / "runs" / "r"
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return [sys.executable, "-m", "gansearch.cli", "sweep", str(path), "--storage",
+            str(path.parent / "runs"), "--quiet"]
+
+
+def _start_and_wait(command, folder, finished):
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             start_new_session=True)
     deadline = time.time() + 300
-    while len(list(folder.glob("students/*/student.pt"))) < 2:
+    while len(list(folder.glob("students/*/student.pt"))) < finished:
         assert first.poll() is None, first.stdout.read()
         assert time.time() < deadline
-        time.sleep(0.5)
+        time.sleep(0.2)
+    return first
+
+
+def _assert_complete(folder, n):
+    """Every trial once in results.csv, the study and MLflow; nothing left RUNNING; every run
+    marked FINISHED has its student and samples."""
+    table = pd.read_csv(folder / "results.csv", dtype={"trial_id": str})
+    assert len(table) == n and table["trial_id"].is_unique and (table["status"] == "finished").all()
+    study = optuna.load_study(study_name="r", storage=f"sqlite:///{folder / 'optuna.db'}")
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.COMPLETE) == n
+    assert optuna.trial.TrialState.RUNNING not in states
+    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("r").experiment_id])
+    trials = [r for r in runs if r.data.tags.get("gansearch.role") == "trial"]
+    assert sorted(r.data.tags["gansearch.trial_id"] for r in trials) == sorted(table["trial_id"])
+    assert all(r.info.status == "FINISHED" for r in runs)
+    for r in trials:
+        assert {"student", "samples.png"} <= {a.path for a in client.list_artifacts(r.info.run_id)}
+    assert sorted(p.name for p in (folder / "students").iterdir()) == sorted(table["trial_id"])
+    return table
+
+
+def test_interrupted_sweep_resumes_without_duplicates(tiny_singan_teacher, tmp_path):
+    command = _space(tiny_singan_teacher, tmp_path / "space.yaml")
+    folder = tmp_path / "runs" / "r"
+    first = _start_and_wait(command, folder, 2)
     first.send_signal(signal.SIGINT)  # what Ctrl-C does
     out, _ = first.communicate(timeout=120)
     assert first.returncode == 130, out
@@ -43,14 +74,22 @@ def test_interrupted_sweep_resumes_without_duplicates(tiny_singan_teacher, tmp_p
 
     second = subprocess.run(command + ["--resume"], capture_output=True, text=True, timeout=400)
     assert second.returncode == 0, second.stdout + second.stderr
-    table = pd.read_csv(folder / "results.csv", dtype={"trial_id": str})
-    assert len(table) == 5 and table["trial_id"].is_unique and (table["final"] == 1).all()
+    table = _assert_complete(folder, 5)
     assert done_before <= set(table["trial_id"])
 
-    study = optuna.load_study(study_name="r", storage=f"sqlite:///{folder / 'optuna.db'}")
-    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) == 5
-    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("r").experiment_id])
-    trials = [r.data.tags["gansearch.trial_id"] for r in runs if r.data.tags.get("gansearch.role") == "trial"]
-    assert sorted(trials) == sorted(table["trial_id"])
-    assert sum(r.data.tags.get("gansearch.role") == "sweep" for r in runs) == 1
+
+def test_killed_driver_resumes_and_the_report_covers_every_trial(tiny_singan_teacher, tmp_path):
+    command = _space(tiny_singan_teacher, tmp_path / "space.yaml")
+    folder = tmp_path / "runs" / "r"
+    first = _start_and_wait(command, folder, 2)
+    os.killpg(first.pid, signal.SIGKILL)  # the driver and the local Ray it started, at once
+    first.wait(timeout=60)
+    assert not (folder / "results.csv").exists()
+
+    second = subprocess.run(command + ["--resume"], capture_output=True, text=True, timeout=400)
+    assert second.returncode == 0, second.stdout + second.stderr
+    _assert_complete(folder, 5)
+    report = subprocess.run([sys.executable, "-m", "gansearch.cli", "report", str(folder)],
+                            capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stderr
+    assert "5 trials: 5 finished, 0 failed, 0 stopped early" in report.stdout
