@@ -179,6 +179,11 @@ def test_asha_stops_trials_early_and_keeps_them_off_the_front(tiny_singan_teache
     stopped = table[table["status"] == "stopped"]
     assert (stopped["final"] == 0).all() and (stopped["recipe_step"] < 4).all()
     assert set(result.front["trial_id"]) <= set(table.loc[table["status"] == "finished", "trial_id"])
+    _, _, children = _children(result.tracking_uri, "t")  # none left RUNNING by the scheduler's stop
+    want = {"finished": "FINISHED", "stopped": "KILLED"}
+    status = dict(zip(table["trial_id"], table["status"]))
+    assert {r.info.status for r in children} <= {"FINISHED", "KILLED"}
+    assert all(r.info.status == want[status[r.data.tags["gansearch.trial_id"]]] for r in children)
 
 
 @pytest.mark.gpu

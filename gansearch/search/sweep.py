@@ -159,14 +159,21 @@ def run_sweep(spec: SweepSpec, options: SweepOptions) -> SweepResult:
     if not unfinished:
         _settle_study(spec, folder, name)
         _remove_lost_students(folder, set(table["trial_id"]))
-    table.to_csv(folder / "results.csv", index=False)
+    _write_csv(table, folder / "results.csv")
     front = pareto_front(table[table["status"] == "finished"], spec.objectives) if len(table) else table
-    front.to_csv(folder / "pareto.csv", index=False)
+    _write_csv(front, folder / "pareto.csv")
     finished = int((table["status"] == "finished").sum()) if len(table) else 0
     tracking.finish_sweep_run(sweep_run, {"trials": len(table), "finished": finished,
                                           "front_size": len(front)},
                               status="KILLED" if unfinished else "FINISHED")
     return SweepResult(folder, table, front, tracking_uri, sweep_run.parent_run_id, len(unfinished))
+
+
+def _write_csv(table, path: Path) -> None:
+    # Whole or not at all: a sweep killed while writing leaves the previous file, never half of one.
+    partial = path.with_suffix(".csv.partial")
+    table.to_csv(partial, index=False)
+    partial.replace(path)
 
 
 def _settle_study(spec: SweepSpec, folder: Path, name: str) -> None:
