@@ -174,7 +174,7 @@ def test_worker_node_killed_mid_sweep_its_trial_resumes_on_the_head(two_nodes, t
 
 
 def _wait_for_checkpointed_trial_on(node_id, folder, sweep):
-    """The id of a trial running on ``node_id`` that has saved a checkpoint (a finished step)."""
+    """The id of a trial running on ``node_id`` that has saved and reported a finished step."""
     deadline = time.time() + 300
     while time.time() < deadline:
         assert sweep.poll() is None, sweep.stdout.read()
@@ -183,8 +183,8 @@ def _wait_for_checkpointed_trial_on(node_id, folder, sweep):
             experiment = client.get_experiment_by_name("c")
             for r in client.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING'"):
                 trial = r.data.tags.get("gansearch.trial_id")
-                if r.data.tags.get("node") == node_id and glob.glob(
-                        str(folder / "ray" / f"*{trial}*" / "checkpoint_*")):
+                saved = (folder / "students" / trial / "progress.pt").is_file()
+                if r.data.tags.get("node") == node_id and saved and "recipe_step" in r.data.metrics:
                     return trial
         time.sleep(0.2)
     raise AssertionError("no trial checkpointed on the worker node in time")

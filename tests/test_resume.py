@@ -14,7 +14,34 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
+from gansearch.search.spec import parse_spec
+from gansearch.search.trial import finished_result, run_trial
+
 pytestmark = pytest.mark.timeout(600)
+
+
+class _Crash(Exception):
+    pass
+
+
+def test_a_crashed_trial_continues_after_its_last_finished_step(tiny_singan_teacher, tmp_path):
+    _space(tiny_singan_teacher, tmp_path / "s.yaml")
+    spec = parse_spec(yaml.safe_load((tmp_path / "s.yaml").read_text()), base=tmp_path)
+    knobs = {"prune_filters.amount": 0.5}
+
+    def crash_after_step_1(metrics, progress):
+        assert progress is not None and progress.is_file()  # saved before it is reported
+        raise _Crash
+
+    with pytest.raises(_Crash):
+        run_trial(spec, knobs, tiny_singan_teacher, tmp_path / "t", crash_after_step_1)
+    reports = []
+    result = run_trial(spec, knobs, tiny_singan_teacher, tmp_path / "t", lambda m, _: reports.append(m),
+                       restore=tmp_path / "t" / "progress.pt")
+    assert [r["recipe_step"] for r in reports] == [2, 2] and [r["stage"] for r in reports] == [2, 3]
+    assert not (tmp_path / "t" / "progress.pt").exists()  # finished: the student supersedes it
+    # A finished trial run again (its end never recorded) reads back what it measured.
+    assert finished_result(spec, tmp_path / "t") == result
 
 
 def _space(teacher, path):
@@ -33,7 +60,9 @@ def _start_and_wait(command, folder, finished):
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              start_new_session=True)
     deadline = time.time() + 300
-    while len(list(folder.glob("students/*/student.pt"))) < finished:
+    # A trial is through when its progress file is gone; Tune may not have heard of it yet.
+    while sum(not (s.parent / "progress.pt").exists()
+              for s in folder.glob("students/*/student.pt")) < finished:
         assert first.poll() is None, first.stdout.read()
         assert time.time() < deadline
         time.sleep(0.2)
@@ -70,7 +99,7 @@ def test_interrupted_sweep_resumes_without_duplicates(tiny_singan_teacher, tmp_p
     assert "--resume" in out
     before = pd.read_csv(folder / "results.csv", dtype={"trial_id": str})
     done_before = set(before.query("final == 1")["trial_id"])
-    assert 2 <= len(done_before) < 5
+    assert 1 <= len(done_before) < 5
 
     second = subprocess.run(command + ["--resume"], capture_output=True, text=True, timeout=400)
     assert second.returncode == 0, second.stdout + second.stderr

@@ -181,7 +181,7 @@ def test_asha_stops_trials_early_and_keeps_them_off_the_front(tiny_singan_teache
     assert set(result.front["trial_id"]) <= set(table.loc[table["status"] == "finished", "trial_id"])
     _, _, children = _children(result.tracking_uri, "t")  # none left RUNNING by the scheduler's stop
     want = {"finished": "FINISHED", "stopped": "KILLED"}
-    status = dict(zip(table["trial_id"], table["status"]))
+    status = dict(zip(table["trial_id"], table["status"], strict=True))
     assert {r.info.status for r in children} <= {"FINISHED", "KILLED"}
     assert all(r.info.status == want[status[r.data.tags["gansearch.trial_id"]]] for r in children)
 

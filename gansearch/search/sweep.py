@@ -4,8 +4,8 @@ Layout of a sweep folder (``<storage>/<name>/``)::
 
     spec.yaml        the search space as run
     teacher/         the teacher, when the sweep trained it
-    ray/             Ray Tune's experiment (trials, checkpoints; what --resume restores)
-    students/<id>/   each trial's compacted student.pt, samples.png
+    ray/             Ray Tune's experiment (trials, searcher state; what --resume restores)
+    students/<id>/   each trial's compacted student.pt, samples.png (progress.pt while it runs)
     optuna.db        the Optuna study (multi-objective TPE / NSGA-II)
     mlflow.db, mlartifacts/   the default MLflow store
     results.csv      one row per trial; pareto.csv: the front
@@ -219,7 +219,7 @@ def _tune_config(spec: SweepSpec, options: SweepOptions, folder: Path):
         from ray.tune.schedulers import ASHAScheduler
 
         scheduler = ASHAScheduler(metric=spec.quality.metric, mode=spec.quality.direction,
-                                  time_attr="training_iteration", grace_period=spec.scheduler.grace_period,
+                                  time_attr="stage", grace_period=spec.scheduler.grace_period,
                                   reduction_factor=spec.scheduler.reduction_factor,
                                   max_t=len(spec.recipe.steps) + 1)
     return tune.TuneConfig(search_alg=search_alg, scheduler=scheduler,
@@ -234,9 +234,6 @@ def _run_config(spec: SweepSpec, options: SweepOptions, folder: Path):
     return tune.RunConfig(
         name="ray", storage_path=str(folder),
         failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-        # Two, not one: a driver killed between a trial's new checkpoint and Tune's next
-        # experiment snapshot must still find the checkpoint that snapshot names.
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
         verbose=options.verbose,
     )
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +9,7 @@ from typing import Any
 
 from gansearch.search import tracking
 from gansearch.search.spec import SweepSpec
-from gansearch.search.trial import run_trial
+from gansearch.search.trial import finished_result, run_trial
 
 
 @dataclass(frozen=True)
@@ -36,26 +34,25 @@ def trainable(config: dict[str, Any], context: TrialContext) -> None:
 
     client.set_tag(run_id, "node", ray.get_runtime_context().get_node_id())  # where it ran (last)
     out_dir = Path(context.students_dir) / trial_id
-    restore = None
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:  # a restarted trial: continue after its last finished step
-        with checkpoint.as_directory() as d:
-            restore = out_dir / "restored.pt"
-            out_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copy(Path(d) / "progress.pt", restore)
+    # A restarted trial (its node died, or the sweep is resumed) continues after its last
+    # finished step, from the progress file run_trial keeps beside the student on shared
+    # storage. Not from a Tune checkpoint: Tune deletes the older one before its next
+    # experiment snapshot, so a driver killed in between could not restore the trial at all.
+    progress = out_dir / "progress.pt"
+    restore = progress if progress.is_file() else None
 
-    def report(metrics: dict[str, Any], progress_file: Path | None) -> None:
+    def report(metrics: dict[str, Any], _progress_file: Path | None) -> None:
         tracking.log_metrics(client, run_id, metrics, step=int(metrics["recipe_step"]))
-        if progress_file is None:
-            tune.report(metrics)
-            return
-        with tempfile.TemporaryDirectory() as tmp:
-            shutil.copy(progress_file, Path(tmp) / "progress.pt")
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+        tune.report(metrics)
 
     try:
-        result = run_trial(context.spec, knobs, context.teacher_path, out_dir, report,
-                           device=_device(context.spec.device), restore=restore)
+        if restore is None and (out_dir / "student.pt").is_file():
+            # It finished, but a killed driver never recorded that: report what it measured.
+            result = finished_result(context.spec, out_dir)
+            report(result, None)
+        else:
+            result = run_trial(context.spec, knobs, context.teacher_path, out_dir, report,
+                               device=_device(context.spec.device), restore=restore)
     except Exception as exc:
         client.set_tag(run_id, "status", "failed")
         client.set_tag(run_id, "error", f"{type(exc).__name__}: {exc}"[:5000])

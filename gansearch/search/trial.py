@@ -2,10 +2,12 @@
 
 ``run_trial`` is plain Python: the Ray Tune trainable (``gansearch.search.trainable``) calls it
 with a reporter that forwards to Tune, and ``gansearch trial`` calls it in-process with one
-that prints. After every recipe step it reports the quality metric and the cost metrics of the
-student as it is then, with a checkpoint of the student, so a restarted trial continues after
-its last finished step; the last report (``final`` = 1) is measured on the finished student,
-latency included, and names the file the compacted student was written to.
+that prints. After every recipe step it saves the student and its discriminator to
+``progress.pt`` (replaced whole), so a restarted trial continues after its last finished step,
+and reports the quality metric and the cost metrics of the student as it is then; the last
+report (``final`` = 1) is measured on the finished student, latency included, and names the
+file the compacted student was written to. ``stage`` counts the reports (1 per step, then the
+final one) and is what an early-stopping scheduler counts, also across a restart.
 """
 
 from __future__ import annotations
@@ -95,11 +97,12 @@ def _run(spec: SweepSpec, knobs: dict[str, Any], teacher_path: str | Path, out_d
         step.apply(student)
         progress_file = out_dir / "progress.pt"
         save_progress(student, i + 1, progress_file)
-        report({**measure(0), "recipe_step": i + 1, "step_name": address, "final": 0}, progress_file)
+        report({**measure(0), "recipe_step": i + 1, "stage": i + 1, "step_name": address, "final": 0},
+               progress_file)
 
     where[0] = "the final measurement"
     final = measure(spec.evaluation.latency_runs)
-    student_file = out_dir / "student.pt"
+    student_file = out_dir / "student.pt"  # written last but one: see finished_result
     save_checkpoint(student_file, Checkpoint(student.model, student.generator, meta={
         "recipe": {a: _plain(s) for a, s in recipe.steps}, "knobs": knobs,
         "teacher": str(teacher_path), "metrics": final,
@@ -108,9 +111,22 @@ def _run(spec: SweepSpec, knobs: dict[str, Any], teacher_path: str | Path, out_d
     from torchvision.utils import save_image
 
     save_image(grid * 0.5 + 0.5, out_dir / "samples.png", nrow=4 if student.model == "singan" else 8)
-    result = {**final, "recipe_step": len(recipe.steps), "final": 1}
+    result = _final_result(final, len(recipe.steps), out_dir)
     report(result, None)
-    return {**result, "student_file": str(student_file), "samples_file": str(out_dir / "samples.png")}
+    (out_dir / "progress.pt").unlink(missing_ok=True)  # last: the student supersedes it
+    return result
+
+
+def finished_result(spec: SweepSpec, out_dir: Path) -> dict[str, Any]:
+    """The final result of a trial that ran to the end into ``out_dir`` before (its student is
+    there and its progress file is gone), read back from what it wrote, without rerunning it."""
+    final = load_checkpoint(out_dir / "student.pt").meta["metrics"]
+    return _final_result(final, len(spec.recipe.steps), out_dir)
+
+
+def _final_result(final: dict[str, Any], steps: int, out_dir: Path) -> dict[str, Any]:
+    return {**final, "recipe_step": steps, "stage": steps + 1, "final": 1,
+            "student_file": str(out_dir / "student.pt"), "samples_file": str(out_dir / "samples.png")}
 
 
 @functools.lru_cache(maxsize=2)
