@@ -157,7 +157,7 @@ def run_sweep(spec: SweepSpec, options: SweepOptions) -> SweepResult:
 
     tracking.settle_trial_runs(sweep_run, {r.trial_id: (r.status, r.error) for r in table.itertuples()})
     if not unfinished:
-        _settle_study(spec, folder, name)
+        settle_study(folder, name)
         _remove_lost_students(folder, set(table["trial_id"]))
     _write_csv(table, folder / "results.csv")
     front = pareto_front(table[table["status"] == "finished"], spec.objectives) if len(table) else table
@@ -176,10 +176,11 @@ def _write_csv(table, path: Path) -> None:
     partial.replace(path)
 
 
-def _settle_study(spec: SweepSpec, folder: Path, name: str) -> None:
+def settle_study(folder: Path, name: str) -> None:
     """Fail the Optuna trials a killed driver asked for but Tune never recorded (the resumed
-    search asked again), so the study holds no trial RUNNING forever."""
-    if spec.search.algorithm not in ("tpe", "nsga2") or not (folder / "optuna.db").is_file():
+    search asked again), so the study holds no trial RUNNING forever. Call it only when every
+    trial of the sweep has ended."""
+    if not (folder / "optuna.db").is_file():  # random and grid search keep no study
         return
     import optuna
 
@@ -189,7 +190,7 @@ def _settle_study(spec: SweepSpec, folder: Path, name: str) -> None:
 
 
 def _remove_lost_students(folder: Path, trial_ids: set[str]) -> None:
-    # Files of trials the sweep does not know (see _settle_study): nothing refers to them.
+    # Files of trials the sweep does not know (see settle_study): nothing refers to them.
     for student in (folder / "students").glob("*"):
         if student.is_dir() and student.name not in trial_ids:
             shutil.rmtree(student)
