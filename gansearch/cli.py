@@ -178,10 +178,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _describe_spec(spec, num_samples) -> str:
-    n = num_samples or spec.search.num_samples
-    grid = spec.grid_size()
-    trials = n * (grid if spec.search.algorithm == "grid" else 1)
-    lines = [f"sweep {spec.name}: {trials:g} trials, {spec.search.algorithm} search, "
+    lines = [f"sweep {spec.name}: {spec.planned_trials(num_samples)} trials, {spec.search.algorithm} search, "
              f"scheduler {spec.scheduler.type}",
              f"teacher: {spec.teacher.checkpoint or spec.teacher.config + ' (trained once)'}",
              "recipe: " + " -> ".join(spec.recipe.addresses),

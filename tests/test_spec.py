@@ -87,6 +87,17 @@ def test_dry_run_prints_the_resolved_space():
     assert "8 trials" in run.stdout and "prune_filters.amount: uniform" in run.stdout
 
 
+def test_planned_trials_follow_how_each_search_runs_its_grid():
+    space = {"precision.dtype": {"choice": ["float32", "float16"]},
+             "finetune.iterations": {"grid": [2, 4, 8]}}
+    grid = _spec(space=space, search={"algorithm": "grid", "num_samples": 2})
+    assert grid.planned_trials() == 12 and grid.planned_trials(1) == 6
+    # Grid search runs every value of a choice too; random search samples it.
+    assert grid.space["precision.dtype"].to_tune(exhaustive=True) == {"grid_search": ["float32", "float16"]}
+    assert _spec(space=space, search={"algorithm": "random", "num_samples": 2}).planned_trials() == 6
+    assert _spec(search={"algorithm": "tpe", "num_samples": 5}).planned_trials() == 5
+
+
 def test_load_spec_reports_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="no such file"):
         load_spec(tmp_path / "nope.yaml")

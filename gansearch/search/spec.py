@@ -36,8 +36,9 @@ class Dimension:
         """The values that bound what a trial may receive (for validation)."""
         return self.values[:2] if self.kind in ("uniform", "loguniform", "int", "quniform") else self.values
 
-    def to_tune(self):
-        """The Ray Tune domain for this dimension."""
+    def to_tune(self, exhaustive: bool = False):
+        """The Ray Tune domain for this dimension; ``exhaustive`` (grid search) runs every
+        value of a ``choice`` too, as ``grid`` always does."""
         from ray import tune
 
         v = self.values
@@ -49,7 +50,7 @@ class Dimension:
             return tune.randint(v[0], v[1] + 1)  # randint leaves out its upper bound
         if self.kind == "quniform":
             return tune.quniform(*v)
-        if self.kind == "choice":
+        if self.kind == "choice" and not exhaustive:
             return tune.choice(list(v))
         return tune.grid_search(list(v))
 
@@ -195,6 +196,16 @@ class SweepSpec:
 
     def grid_size(self) -> float:
         return math.prod(d.size() for d in self.space.values())
+
+    def planned_trials(self, num_samples: int | None = None) -> int:
+        """The trials the search will start (``num_samples`` overrides the spec's), unless a
+        time budget ends it sooner."""
+        n = num_samples or self.search.num_samples
+        if self.search.algorithm == "grid":
+            return int(n * self.grid_size())
+        if self.search.algorithm == "random":  # Tune's variant generator runs each grid point n times
+            return int(n * math.prod(d.size() for d in self.space.values() if d.kind == "grid"))
+        return n
 
 
 def load_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> SweepSpec:

@@ -145,18 +145,22 @@ def run_sweep(spec: SweepSpec, options: SweepOptions) -> SweepResult:
     if options.resume:
         tuner = tune.Tuner.restore(str(ray_dir), fn, resume_unfinished=True, resume_errored=False)
     else:
-        tuner = tune.Tuner(fn, param_space={k: d.to_tune() for k, d in spec.space.items()},
+        exhaustive = spec.search.algorithm == "grid"
+        tuner = tune.Tuner(fn, param_space={k: d.to_tune(exhaustive) for k, d in spec.space.items()},
                            tune_config=_tune_config(spec, options, folder),
                            run_config=_run_config(spec, options, folder))
     grid = tuner.fit()
     # Ctrl-C makes Tune save its state and return early: trials left PENDING or RUNNING.
-    unfinished = {t.trial_id for t in tune.ExperimentAnalysis(str(ray_dir)).trials
-                  if t.status not in ("TERMINATED", "ERROR")}
+    trials = tune.ExperimentAnalysis(str(ray_dir)).trials
+    unfinished = {t.trial_id for t in trials if t.status not in ("TERMINATED", "ERROR")}
+    # Ctrl-C between two trials leaves none unfinished, only some never started.
+    not_started = 0 if spec.search.time_budget_s else max(
+        spec.planned_trials(options.num_samples) - len(trials), 0)
     table = results_table(grid, spec, interrupted=unfinished)
     from gansearch.report.pareto import pareto_front
 
     tracking.settle_trial_runs(sweep_run, {r.trial_id: (r.status, r.error) for r in table.itertuples()})
-    if not unfinished:
+    if not unfinished and not not_started:
         settle_study(folder, name)
         _remove_lost_students(folder, set(table["trial_id"]))
     _write_csv(table, folder / "results.csv")
@@ -165,8 +169,9 @@ def run_sweep(spec: SweepSpec, options: SweepOptions) -> SweepResult:
     finished = int((table["status"] == "finished").sum()) if len(table) else 0
     tracking.finish_sweep_run(sweep_run, {"trials": len(table), "finished": finished,
                                           "front_size": len(front)},
-                              status="KILLED" if unfinished else "FINISHED")
-    return SweepResult(folder, table, front, tracking_uri, sweep_run.parent_run_id, len(unfinished))
+                              status="KILLED" if unfinished or not_started else "FINISHED")
+    return SweepResult(folder, table, front, tracking_uri, sweep_run.parent_run_id,
+                       len(unfinished) + not_started)
 
 
 def _write_csv(table, path: Path) -> None:
