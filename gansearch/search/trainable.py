@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 from gansearch.search import tracking
 from gansearch.search.spec import SweepSpec
-from gansearch.search.trial import run_trial
+from gansearch.search.trial import TimedReporter, run_trial
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class TrialContext:
 def trainable(config: dict[str, Any], context: TrialContext) -> None:
     from ray import tune
 
+    started = time.perf_counter()
     ctx = tune.get_context()
     trial_id, trial_name = ctx.get_trial_id(), ctx.get_trial_name()
     knobs = dict(config)
@@ -54,7 +56,7 @@ def trainable(config: dict[str, Any], context: TrialContext) -> None:
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
 
     try:
-        result = run_trial(context.spec, knobs, context.teacher_path, out_dir, report,
+        result = run_trial(context.spec, knobs, context.teacher_path, out_dir, TimedReporter(report, started),
                            device=_device(context.spec.device), restore=restore)
     except Exception as exc:
         client.set_tag(run_id, "status", "failed")
