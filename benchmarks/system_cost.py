@@ -24,7 +24,8 @@ precision; Optuna TPE; MLflow in the sweep's SQLite store). Three measurements:
 Times on a shared machine are noisy: the load average is printed before and after. Ray, Tune and
 MLflow log to stderr; the tables go to stdout.
 
-    python -m benchmarks.system_cost                         # CPU, about 6 minutes on 2 cores
+    python -m benchmarks.system_cost    # CPU; 12 minutes on 2 cores shared at load average 10, half of
+                                        # it the 2-thread trials the load slows most
     python -m benchmarks.system_cost --short-trials 12 --long-trials 6 --long-iterations 200 \\
         --concurrency 1 2 4 8 --throughput-trials 16
     python -m benchmarks.system_cost --device cuda --parts overhead gpu --filters 32 64 128 \\
