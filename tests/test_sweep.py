@@ -56,10 +56,23 @@ def _children(uri, name):
 
 
 def test_multi_objective_sweep_tracks_every_trial(tiny_singan_teacher, tmp_path):
+    from ray.tune import Callback
+
+    class Completions(Callback):
+        def __init__(self):
+            self.done = []
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            self.done.append(trial.trial_id)
+
     spec = _spec(tiny_singan_teacher)
-    result = run_sweep(spec, SweepOptions(storage=str(tmp_path), verbose=0))
+    completions = Completions()
+    result = run_sweep(spec, SweepOptions(storage=str(tmp_path), verbose=0, callbacks=(completions,)))
     table = result.table
     assert len(table) == 4 and (table["status"] == "finished").all()
+    assert sorted(completions.done) == sorted(table["trial_id"])
+    assert (table["core_seconds"] > 0).all() and (table["core_seconds"] < table["trial_seconds"]).all()
+    assert (table["torch_threads"] >= 1).all()
     assert (result.folder / "results.csv").is_file() and (result.folder / "pareto.csv").is_file()
     assert 1 <= len(result.front) <= 4
 

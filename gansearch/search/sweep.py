@@ -37,6 +37,7 @@ class SweepOptions:
     gpus_per_trial: float | None = None  # overrides resources.gpus
     resume: bool = False
     verbose: int = 1  # Ray Tune's live table (0: quiet)
+    callbacks: tuple[Any, ...] = ()  # extra ray.tune.Callback objects (a fresh sweep; not --resume)
 
 
 @dataclass
@@ -240,7 +241,7 @@ def _run_config(spec: SweepSpec, options: SweepOptions, folder: Path):
     return tune.RunConfig(
         name="ray", storage_path=str(folder),
         failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-        verbose=options.verbose,
+        verbose=options.verbose, callbacks=list(options.callbacks),
     )
 
 
@@ -255,7 +256,8 @@ def results_table(grid, spec: SweepSpec, interrupted: set[str] = frozenset()):
         config = metrics.pop("config", {}) or {}
         row: dict[str, Any] = {"trial_id": metrics.get("trial_id", ""), **config}
         for key in ("final", "recipe_step", "step_name", *[o.metric for o in spec.objectives],
-                    "params", "macs", "weight_bytes", "sparsity", "time_total_s"):
+                    "params", "macs", "weight_bytes", "sparsity", "time_total_s",
+                    "core_seconds", "trial_seconds", "torch_threads"):
             row[key] = metrics.get(key)
         row["status"] = ("interrupted" if row["trial_id"] in interrupted else "error" if result.error
                          else "finished" if metrics.get("final") == 1 else "stopped")

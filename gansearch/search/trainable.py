@@ -1,7 +1,8 @@
-"""The Ray Tune trainable: ``run_trial`` with Tune's reporting, checkpoints and MLflow logging."""
+"""The Ray Tune trainable: ``run_trial`` with Tune's reporting, restarts and MLflow logging."""
 
 from __future__ import annotations
 
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 from gansearch.search import tracking
 from gansearch.search.spec import SweepSpec
-from gansearch.search.trial import finished_result, run_trial
+from gansearch.search.trial import TimedReporter, finished_result, run_trial
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class TrialContext:
 def trainable(config: dict[str, Any], context: TrialContext) -> None:
     from ray import tune
 
+    started = time.perf_counter()
     ctx = tune.get_context()
     trial_id, trial_name = ctx.get_trial_id(), ctx.get_trial_name()
     knobs = dict(config)
@@ -51,8 +53,9 @@ def trainable(config: dict[str, Any], context: TrialContext) -> None:
             result = finished_result(context.spec, out_dir)
             report(result, None)
         else:
-            result = run_trial(context.spec, knobs, context.teacher_path, out_dir, report,
-                               device=_device(context.spec.device), restore=restore)
+            result = run_trial(context.spec, knobs, context.teacher_path, out_dir,
+                               TimedReporter(report, started), device=_device(context.spec.device),
+                               restore=restore)
     except Exception as exc:
         client.set_tag(run_id, "status", "failed")
         client.set_tag(run_id, "error", f"{type(exc).__name__}: {exc}"[:5000])

@@ -13,6 +13,7 @@ final one) and is what an early-stopping scheduler counts, also across a restart
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -29,11 +30,36 @@ from gansearch.search.spec import SweepSpec
 from gansearch.train.loop import resolve_device
 from gansearch.train.teacher import parse_teacher_config, sample_grid
 
-Reporter = Callable[[dict[str, Any], Path | None], None]  # (metrics, checkpoint file or None)
+Reporter = Callable[[dict[str, Any], Path | None], None]  # (metrics, progress file or None)
 
 
 class TrialOutOfMemory(RuntimeError):
     """The trial's model or data did not fit in the memory of its device."""
+
+
+class TimedReporter:
+    """A reporter that times the compression core around it. Built just before ``run_trial``
+    starts, it adds to the final report ``core_seconds`` (the time inside ``run_trial`` minus the
+    time spent in ``report``: what compressing, training and measuring cost), ``trial_seconds``
+    (the time since ``started``: what the trial cost with its reporting and set-up) and
+    ``torch_threads`` (the intra-op threads the trial ran with). A restarted trial's figures
+    cover its last attempt only."""
+
+    def __init__(self, report: Reporter, started: float | None = None) -> None:
+        self.report = report
+        self.core_started = time.perf_counter()
+        self.started = self.core_started if started is None else started  # a time.perf_counter()
+        self.reporting = 0.0
+
+    def __call__(self, metrics: dict[str, Any], progress_file: Path | None) -> None:
+        begun = time.perf_counter()
+        if metrics.get("final") == 1:
+            metrics = {**metrics, "core_seconds": begun - self.core_started - self.reporting,
+                       "trial_seconds": begun - self.started, "torch_threads": torch.get_num_threads()}
+        try:
+            self.report(metrics, progress_file)
+        finally:
+            self.reporting += time.perf_counter() - begun
 
 
 def run_trial(spec: SweepSpec, knobs: dict[str, Any], teacher_path: str | Path, out_dir: str | Path,
