@@ -259,7 +259,7 @@ def overhead(args, storage: Path) -> None:
     med = statistics.median
     print("in a Ray Tune sweep")
     for key, label in [("core", "  compression core (core_seconds)"),
-                       ("inside", "  + MLflow run, reports, checkpoints"),
+                       ("inside", "  + MLflow run, reports, progress files"),
                        ("after", "  + after the final report (artifacts, Ray)"),
                        ("gap", "  + between trials (searcher, actor reuse)"),
                        ("overhead", "  = overhead per trial"),
