@@ -98,6 +98,12 @@ def test_planned_trials_follow_how_each_search_runs_its_grid():
     assert _spec(search={"algorithm": "tpe", "num_samples": 5}).planned_trials() == 5
 
 
+def test_optuna_settings_are_checked():
+    assert _spec(search={"algorithm": "tpe", "startup_trials": 3}).search.startup_trials == 3
+    with pytest.raises(ConfigError, match="population_size"):
+        _spec(search={"algorithm": "nsga2", "population_size": 1})
+
+
 def test_load_spec_reports_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="no such file"):
         load_spec(tmp_path / "nope.yaml")

@@ -121,9 +121,18 @@ class SearchConfig:
     seed: int = 0
     max_concurrent: int | None = None  # default: as many as the resources allow
     time_budget_s: float | None = None  # stop starting trials after this long
+    # Random trials before TPE models the results, and NSGA-II's generation size. Default: a
+    # quarter of the trials, at least 2 and at most Optuna's own defaults (10 and 50), so that
+    # a small sweep is not all random start.
+    startup_trials: int | None = None
+    population_size: int | None = None
 
     def __post_init__(self) -> None:
         check_range("search.num_samples", self.num_samples, 1)
+        if self.startup_trials is not None:
+            check_range("search.startup_trials", self.startup_trials, 1)
+        if self.population_size is not None:
+            check_range("search.population_size", self.population_size, 2)
         if self.max_concurrent is not None:
             check_range("search.max_concurrent", self.max_concurrent, 1)
         if self.time_budget_s is not None:

@@ -211,8 +211,13 @@ def _tune_config(spec: SweepSpec, options: SweepOptions, folder: Path):
         import optuna
         from ray.tune.search.optuna import OptunaSearch
 
-        sampler = (optuna.samplers.TPESampler(seed=search.seed) if search.algorithm == "tpe"
-                   else optuna.samplers.NSGAIISampler(seed=search.seed))
+        quarter = (options.num_samples or search.num_samples) // 4
+        if search.algorithm == "tpe":
+            sampler = optuna.samplers.TPESampler(
+                seed=search.seed, n_startup_trials=search.startup_trials or min(max(quarter, 2), 10))
+        else:
+            sampler = optuna.samplers.NSGAIISampler(
+                seed=search.seed, population_size=search.population_size or min(max(quarter, 2), 50))
         storage = optuna.storages.RDBStorage(f"sqlite:///{folder / 'optuna.db'}")
         search_alg = OptunaSearch(metric=[o.metric for o in spec.objectives],
                                   mode=[o.direction for o in spec.objectives],
@@ -220,7 +225,9 @@ def _tune_config(spec: SweepSpec, options: SweepOptions, folder: Path):
     elif search.algorithm == "random":
         from ray.tune.search.basic_variant import BasicVariantGenerator
 
-        search_alg = BasicVariantGenerator(random_state=search.seed)
+        # Tune limits concurrency only for its Searchers; the variant generator limits itself.
+        search_alg = BasicVariantGenerator(random_state=search.seed,
+                                           max_concurrent=search.max_concurrent or 0)
     scheduler = None
     if spec.scheduler.type == "asha":
         from ray.tune.schedulers import ASHAScheduler
