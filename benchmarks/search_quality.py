@@ -9,26 +9,33 @@ of the quickstart: SWD (quality), weight bytes and MACs, all to minimize. Every 
 - Reference: an exhaustive grid of the space; its Pareto front is the best any search can find.
 - Hypervolume: each objective is normalised by the grid front's ideal (-> 0) and nadir (-> 1)
   values; the reference point lies at 1.1 on every axis (``gansearch.report.hypervolume``'s
-  nudge beyond the nadir). Results are the percentage of the grid front's hypervolume.
+  nudge beyond the nadir). Results are the percentage of the grid front's hypervolume. A trial
+  worse than the front's nadir by more than that nudge on any objective adds nothing.
 - Budget: trial-epochs, the reports trials make to Ray Tune (one per recipe step, plus the
   final measurement; ASHA's time unit). A full trial costs ``epochs + 3``. Sweeps are replayed
   in the order their reports reached MLflow (millisecond timestamps), so the hypervolume after
   any number of trial-epochs is what the sweep had found by then, concurrency included.
+  Trial-epochs do not cost the same time: fine-tuning epochs dominate, the pruning step and the
+  measurements are cheap, so ASHA (which stops trials after their first reports) spends less
+  wall time on the same budget.
 - ASHA: the same sweeps with ASHA early stopping on SWD (grace period 1, reduction factor 2),
   launched with ``--asha-oversample`` times as many trials, cut at the same trial-epoch budget.
-  Early-stopped trials never reach the front (their costs are measured before the precision
-  step).
+  Early-stopped trials are kept off the front, as ``run_sweep`` keeps them (their last costs
+  were measured before the precision step).
 
 Trials are seeded (``evaluation.seed``): the same configuration gives the same objective values
-in every sweep. The benchmark checks this on every run, comparing each search trial with the
-grid trial of the same knobs, and prints the largest difference. What varies with the seed
-(and, for TPE, with the order in which concurrent trials finish) is which configurations a
-search tries.
+in every sweep (measured: identical to the last digit). The benchmark checks this on every run,
+comparing each search trial with the grid trial of the same knobs, and prints the largest
+difference. Sweeps without ASHA repeat exactly from run to run; what varies with the seed is
+which configurations a search tries. ASHA's decisions depend on which trials report first, so
+its sweeps vary from run to run.
 
 With the library's sampler defaults, Optuna's TPE samples its first 10 trials at random and
-NSGA-II its first generation of 50, so at budgets of fewer trials they are random search by
-another random generator. The default (3 seeds x 3 algorithms, with and without ASHA, 24-point
-grid) takes about 10 minutes on 2 CPU cores; flags scale up.
+NSGA-II its first generation of 50, both with Optuna's RandomSampler seeded alike: at the default
+budget of 12 trials they propose the same first 11 trials, and all three algorithms are random
+search. ``--budget`` in the hundreds lets TPE's model work. The default (3 seeds x 3 algorithms,
+TPE and random also with ASHA, 24-point grid) took 9.5 minutes on 2 CPU cores shared with other
+work; flags scale up.
 
     python -m benchmarks.search_quality
     python -m benchmarks.search_quality --seeds 10 --budget 240 --dtypes float32 float16 bfloat16 int8 \\
@@ -107,14 +114,14 @@ def main(argv: list[str] | None = None) -> None:
                     choices=["tpe", "nsga2", "random"])
     ap.add_argument("--asha", nargs="*", default=["tpe", "random"],
                     choices=["tpe", "nsga2", "random"], help="algorithms also run with ASHA (none: skip)")
-    ap.add_argument("--asha-oversample", type=float, default=2.5,
+    ap.add_argument("--asha-oversample", type=float, default=3.0,
                     help="ASHA sweeps launch this many times the trials the budget allows full ones")
     ap.add_argument("--amounts", type=float, nargs="+", default=[0.125, 0.25, 0.375, 0.5, 0.625, 0.75],
                     help="prune_filters.amount values (k/8: one more of every 8 filters each)")
     ap.add_argument("--criteria", nargs="+", default=["l1", "fpgm"], help="prune_filters.criterion values")
     ap.add_argument("--dtypes", nargs="+", default=["float32", "float16"], help="precision.dtype values")
     ap.add_argument("--epochs", type=int, default=3, help="fine-tuning steps after pruning")
-    ap.add_argument("--iterations", type=int, default=2, help="fine-tuning iterations per scale and epoch")
+    ap.add_argument("--iterations", type=int, default=4, help="fine-tuning iterations per scale and epoch")
     ap.add_argument("--image-size", type=int, default=32, help="long side of the teacher's photograph")
     ap.add_argument("--filters", type=int, default=8, help="teacher filters (doubled every 4th scale)")
     ap.add_argument("--teacher-iterations", type=int, default=30, help="teacher iterations per scale")
@@ -123,6 +130,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default="runs/benchmarks/search_quality",
                     help="output folder (its sweeps/ and logs/ are replaced on every run)")
     args = ap.parse_args(argv)
+    if args.budget < args.epochs + 3:
+        ap.error(f"--budget must allow one full trial ({args.epochs + 3} trial-epochs)")
     started = time.perf_counter()
     out = Path(args.out)
     for old in ("sweeps", "logs"):
@@ -154,22 +163,9 @@ def main(argv: list[str] | None = None) -> None:
     scale = Scale.of_front(grid.front)
     reference = front_hypervolume(grid_table, scale)
 
-    runs = []
     variants = [(a, "none") for a in args.algorithms] + [(a, "asha") for a in args.asha]
-    for algorithm, scheduler in variants:
-        samples = args.budget // full
-        if scheduler == "asha":
-            samples = math.ceil(samples * args.asha_oversample)
-        for seed in range(args.seeds):
-            name = f"{algorithm}-{scheduler}-seed{seed}"
-            result, wall = sweep(make_spec(teacher, name, algorithm, samples, seed, scheduler, args),
-                                 storage, uri, out)
-            run = replay(report_times(uri, name), result.table, scale, reference, args.budget)
-            run = Run(algorithm, scheduler, seed, *run, table=result.table, wall=wall)
-            print(f"{name}: {len(result.table)} trials{errors(result.table)}, {run.finished} finished "
-                  f"within the budget, {run.spent} trial-epochs, {run.hv[-1]:.1%} of the reference, "
-                  f"{wall:.0f} s", flush=True)
-            runs.append(run)
+    runs = [search(teacher, algorithm, scheduler, seed, scale, reference, storage, uri, out, args)
+            for algorithm, scheduler in variants for seed in range(args.seeds)]
 
     print()
     print_method(reference, scale, grid_table, full)
@@ -222,7 +218,8 @@ def start_ray(args) -> float:
     import ray
 
     start = time.perf_counter()
-    ray.init(address="local", num_cpus=args.concurrency, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=args.concurrency, include_dashboard=False, log_to_driver=False,
+             logging_level=logging.WARNING)
     return time.perf_counter() - start
 
 
@@ -260,6 +257,23 @@ def sweep(spec: SweepSpec, storage: Path, uri: str, out: Path) -> tuple[SweepRes
     with open(out / "logs" / f"{spec.name}.txt", "w") as log, contextlib.redirect_stdout(log):
         result = run_sweep(spec, SweepOptions(storage=str(storage), tracking_uri=uri, verbose=0))
     return result, time.perf_counter() - start
+
+
+def search(teacher: Path, algorithm: str, scheduler: str, seed: int, scale: Scale, reference: float,
+           storage: Path, uri: str, out: Path, args) -> Run:
+    """One search sweep at the budget (ASHA's oversampled), replayed against the reference."""
+    full = args.epochs + 3
+    samples = args.budget // full
+    if scheduler == "asha":
+        samples = math.ceil(samples * args.asha_oversample)
+    name = f"{algorithm}-{scheduler}-seed{seed}"
+    spec = make_spec(teacher, name, algorithm, samples, seed, scheduler, args)
+    result, wall = sweep(spec, storage, uri, out)
+    curve = replay(report_times(uri, name), result.table, scale, reference, args.budget)
+    run = Run(algorithm, scheduler, seed, *curve, table=result.table, wall=wall)
+    print(f"{name}: {len(result.table)} trials{errors(result.table)}, {run.finished} finished within the "
+          f"budget, {run.spent} trial-epochs, {run.hv[-1]:.1%} of the reference, {wall:.0f} s", flush=True)
+    return run
 
 
 def report_times(uri: str, name: str) -> pd.DataFrame:
@@ -362,6 +376,45 @@ def print_quality(runs: list[Run], algorithms: list[str], grid_table: pd.DataFra
               f"{100 * np.median(share):>7.1f}% {100 * share.min():>5.1f}-{100 * share.max():<5.1f} "
               f"{np.median(fronts):>5.0f}")
     print("HV columns are the share of the reference hypervolume (1 = the grid front's).")
+    startup = random_startup()
+    trials = budget // full
+    print(f"Optuna's defaults (sweep.py sets no others): TPE draws its first {startup['tpe']} trials at "
+          f"random, NSGA-II its first generation of {startup['nsga2']}; in {trials} trials TPE chose "
+          f"{max(0, trials - startup['tpe'])} by its model, NSGA-II {max(0, trials - startup['nsga2'])}.")
+    if {"tpe", "nsga2"} <= set(algorithms):
+        shared = ", ".join(map(str, shared_start(runs, "tpe", "nsga2")))
+        print(f"TPE and NSGA-II proposed the same first {shared} trials (seed by seed): both start "
+              f"from Optuna's RandomSampler with the sweep's seed.")
+
+
+def shared_start(runs: list[Run], a: str, b: str) -> list[int]:
+    """For each seed, how many first trials the sweeps of algorithms ``a`` and ``b`` had alike
+    (the results table lists trials in the order they were created)."""
+    plain = {(r.algorithm, r.seed): r for r in runs if r.scheduler == "none"}
+    counts = []
+    for (algorithm, seed), run in plain.items():
+        other = plain.get((b, seed))
+        if algorithm != a or other is None:
+            continue
+        mine, theirs = (list(x.table[list(KNOBS)].itertuples(index=False, name=None)) for x in (run, other))
+        n = 0
+        while n < min(len(mine), len(theirs)) and mine[n] == theirs[n]:
+            n += 1
+        counts.append(n)
+    return counts
+
+
+def random_startup() -> dict[str, int]:
+    """How many trials each Optuna sampler draws at random before its model takes over."""
+    import inspect
+
+    import optuna
+
+    def default(cls, name: str) -> int:
+        return inspect.signature(cls).parameters[name].default
+
+    return {"tpe": default(optuna.samplers.TPESampler, "n_startup_trials"),
+            "nsga2": default(optuna.samplers.NSGAIISampler, "population_size")}
 
 
 def print_budget_to_target(runs: list[Run], variants: list[tuple[str, str]], full: int) -> None:
