@@ -282,7 +282,8 @@ def report_times(uri: str, name: str) -> pd.DataFrame:
 
     client = MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name(name)
-    runs = client.search_runs([experiment.experiment_id], "tags.`gansearch.role` = 'trial'")
+    runs = client.search_runs([experiment.experiment_id], "tags.`gansearch.role` = 'trial'",
+                              max_results=50_000)
     rows = [(run.data.tags["gansearch.trial_id"], m.timestamp)
             for run in runs for m in client.get_metric_history(run.info.run_id, "recipe_step")]
     return pd.DataFrame(rows, columns=["trial_id", "time"]).sort_values(["time", "trial_id"], kind="stable")
