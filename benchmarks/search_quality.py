@@ -34,8 +34,8 @@ With the library's sampler defaults, Optuna's TPE samples its first 10 trials at
 NSGA-II its first generation of 50, both with Optuna's RandomSampler seeded alike: at the default
 budget of 12 trials they propose the same first 11 trials, and all three algorithms are random
 search. ``--budget`` in the hundreds lets TPE's model work. The default (3 seeds x 3 algorithms,
-TPE and random also with ASHA, 24-point grid) took 9.5 minutes on 2 CPU cores shared with other
-work; flags scale up.
+TPE and random also with ASHA, 24-point grid) takes 7.5 to 9.5 minutes on 2 CPU cores shared
+with light other work (17 minutes under heavy load); flags scale up.
 
     python -m benchmarks.search_quality
     python -m benchmarks.search_quality --seeds 10 --budget 240 --dtypes float32 float16 bfloat16 int8 \\
@@ -480,7 +480,7 @@ def plot_convergence(runs: list[Run], variants: list[tuple[str, str]], path: Pat
     ax.set_ylabel("hypervolume, % of the grid front")
     ax.set_title(f"Median over {args.seeds} seeds (band: min-max, no early stopping)")
     ax.set_ylim(0, 105)
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
