@@ -30,10 +30,10 @@ difference. Sweeps without ASHA repeat exactly from run to run; what varies with
 which configurations a search tries. ASHA's decisions depend on which trials report first, so
 its sweeps vary from run to run.
 
-With the library's sampler defaults, Optuna's TPE samples its first 10 trials at random and
-NSGA-II its first generation of 50, both with Optuna's RandomSampler seeded alike: at the default
-budget of 12 trials they propose the same first 11 trials, and all three algorithms are random
-search. ``--budget`` in the hundreds lets TPE's model work. The default (3 seeds x 3 algorithms,
+With the library's sampler defaults (``search.startup_trials`` and ``search.population_size``:
+a quarter of the trials, within Optuna's own 10 and 50), TPE draws its first 3 of 12 trials at
+random and NSGA-II breeds generations of 3, both starting from Optuna's RandomSampler seeded
+alike, so their first trials coincide. The default (3 seeds x 3 algorithms,
 TPE and random also with ASHA, 24-point grid) takes 7.5 to 9.5 minutes on 2 CPU cores shared
 with light other work (17 minutes under heavy load); flags scale up.
 
@@ -61,7 +61,7 @@ import torch
 from benchmarks.machine import describe
 from gansearch.report.hypervolume import NUDGE, hypervolume
 from gansearch.report.pareto import minimized, pareto_front
-from gansearch.search.spec import SweepSpec, parse_spec
+from gansearch.search.spec import SearchConfig, SweepSpec, parse_spec
 from gansearch.search.sweep import SweepOptions, SweepResult, run_sweep
 
 OBJECTIVES = {"swd": "min", "weight_bytes": "min", "macs": "min"}
@@ -377,11 +377,11 @@ def print_quality(runs: list[Run], algorithms: list[str], grid_table: pd.DataFra
               f"{100 * np.median(share):>7.1f}% {100 * share.min():>5.1f}-{100 * share.max():<5.1f} "
               f"{np.median(fronts):>5.0f}")
     print("HV columns are the share of the reference hypervolume (1 = the grid front's).")
-    startup = random_startup()
     trials = budget // full
-    print(f"Optuna's defaults (sweep.py sets no others): TPE draws its first {startup['tpe']} trials at "
-          f"random, NSGA-II its first generation of {startup['nsga2']}; in {trials} trials TPE chose "
-          f"{max(0, trials - startup['tpe'])} by its model, NSGA-II {max(0, trials - startup['nsga2'])}.")
+    search = SearchConfig(num_samples=trials)
+    tpe, nsga2 = search.tpe_startup(), search.nsga2_population()
+    print(f"Optuna samplers as the library sets them for {trials} trials: TPE draws its first {tpe} at "
+          f"random and models the other {max(0, trials - tpe)}; NSGA-II breeds generations of {nsga2}.")
     if {"tpe", "nsga2"} <= set(algorithms):
         shared = ", ".join(map(str, shared_start(runs, "tpe", "nsga2")))
         print(f"TPE and NSGA-II proposed the same first {shared} trials (seed by seed): both start "
@@ -403,19 +403,6 @@ def shared_start(runs: list[Run], a: str, b: str) -> list[int]:
             n += 1
         counts.append(n)
     return counts
-
-
-def random_startup() -> dict[str, int]:
-    """How many trials each Optuna sampler draws at random before its model takes over."""
-    import inspect
-
-    import optuna
-
-    def default(cls, name: str) -> int:
-        return inspect.signature(cls).parameters[name].default
-
-    return {"tpe": default(optuna.samplers.TPESampler, "n_startup_trials"),
-            "nsga2": default(optuna.samplers.NSGAIISampler, "population_size")}
 
 
 def print_budget_to_target(runs: list[Run], variants: list[tuple[str, str]], full: int) -> None:

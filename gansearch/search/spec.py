@@ -133,6 +133,12 @@ class SearchConfig:
             check_range("search.startup_trials", self.startup_trials, 1)
         if self.population_size is not None:
             check_range("search.population_size", self.population_size, 2)
+
+    def tpe_startup(self, num_samples: int | None = None) -> int:
+        return self.startup_trials or min(max((num_samples or self.num_samples) // 4, 2), 10)
+
+    def nsga2_population(self, num_samples: int | None = None) -> int:
+        return self.population_size or min(max((num_samples or self.num_samples) // 4, 2), 50)
         if self.max_concurrent is not None:
             check_range("search.max_concurrent", self.max_concurrent, 1)
         if self.time_budget_s is not None:

@@ -211,13 +211,12 @@ def _tune_config(spec: SweepSpec, options: SweepOptions, folder: Path):
         import optuna
         from ray.tune.search.optuna import OptunaSearch
 
-        quarter = (options.num_samples or search.num_samples) // 4
         if search.algorithm == "tpe":
             sampler = optuna.samplers.TPESampler(
-                seed=search.seed, n_startup_trials=search.startup_trials or min(max(quarter, 2), 10))
+                seed=search.seed, n_startup_trials=search.tpe_startup(options.num_samples))
         else:
             sampler = optuna.samplers.NSGAIISampler(
-                seed=search.seed, population_size=search.population_size or min(max(quarter, 2), 50))
+                seed=search.seed, population_size=search.nsga2_population(options.num_samples))
         storage = optuna.storages.RDBStorage(f"sqlite:///{folder / 'optuna.db'}")
         search_alg = OptunaSearch(metric=[o.metric for o in spec.objectives],
                                   mode=[o.direction for o in spec.objectives],
