@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import copy
-import statistics
-import time
 
 import torch
 
 import gansearch
 from benchmarks.machine import describe
+from benchmarks.timing import interleaved_latency
 from gansearch.compress import make_permanent, prune_filters, prune_unstructured
 from gansearch.metrics.cost import human
 from gansearch.models import ResnetConfig, ResnetGenerator
@@ -53,33 +52,13 @@ def main(argv: list[str] | None = None) -> None:
     print(header)
     print("-" * len(header))
     costs = {name: gansearch.profile(m, x, latency_runs=0) for name, m in models.items()}
-    latency = interleaved_latency(models, x, args.runs)
+    latency = interleaved_latency({name: (m, (x,)) for name, m in models.items()}, args.runs)
     base, base_ms = costs["dense"], latency["dense"]
     for name, cost in costs.items():
         ms = latency[name]
         print(f"{name:<20} {human(cost.params):>9} {human(cost.macs):>9} {human(cost.effective_macs):>9} "
               f"{ms:>8.1f} ms {cost.macs / base.macs:>10.3f} {cost.effective_macs / base.macs:>10.3f} "
               f"{ms / base_ms:>10.3f}")
-
-
-def interleaved_latency(models: dict, x: torch.Tensor, runs: int, warmup: int = 2) -> dict[str, float]:
-    """Median forward time of each model in ms, the models taking turns run by run, so that a
-    slow spell of the machine falls on all of them alike."""
-    times: dict[str, list[float]] = {name: [] for name in models}
-    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
-    with torch.no_grad():
-        for m in models.values():
-            m.eval()
-            for _ in range(warmup):
-                m(x)
-        for _ in range(runs):
-            for name, m in models.items():
-                sync()
-                start = time.perf_counter()
-                m(x)
-                sync()
-                times[name].append((time.perf_counter() - start) * 1e3)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 if __name__ == "__main__":

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +44,7 @@ from torch import Tensor
 
 import gansearch
 from benchmarks.machine import describe
+from benchmarks.timing import interleaved_latency
 from gansearch.compress.pipeline import SinGANPruneConfig, train_prune_finetune
 from gansearch.data.images import BUNDLED_IMAGES, load_image
 from gansearch.errors import ConfigError, GansearchError, ResourceMissingError
@@ -232,28 +232,6 @@ def _table(rows: list[Row], with_sifid: bool) -> None:
         if with_sifid:
             line += " n/a" if r.sifid is None else f" {r.sifid:.3g}"
         print(line)
-
-
-def interleaved_latency(models: dict[str, tuple[torch.nn.Module, tuple[Tensor, ...]]], runs: int,
-                        warmup: int = 2) -> dict[str, float]:
-    """Median forward time in ms of each (model, inputs), the models taking turns run by run (as
-    benchmarks.pruning_speed; here each model has its own inputs, a float16 one half ones)."""
-    times: dict[str, list[float]] = {name: [] for name in models}
-    cuda = any(x.is_cuda for _, inputs in models.values() for x in inputs)
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
-    with torch.no_grad():
-        for m, inputs in models.values():
-            m.eval()
-            for _ in range(warmup):
-                m(*inputs)
-        for _ in range(max(1, runs)):
-            for name, (m, inputs) in models.items():
-                sync()
-                start = time.perf_counter()
-                m(*inputs)
-                sync()
-                times[name].append((time.perf_counter() - start) * 1e3)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def save_png(image: Tensor, path: Path) -> Path:

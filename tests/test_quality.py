@@ -205,6 +205,10 @@ def test_sifid_compares_single_images(inception):
     assert sifid(torch.stack([real, other]), batch, inception) == pytest.approx(close / 2, rel=1e-6)
     with pytest.raises(ConfigError, match="one real image or one per fake"):
         sifid(torch.stack([real, real]), torch.stack([real, real, real]), inception)
+    # The smallest image with two feature positions (19x23 gives a 1x2 map), and one a pixel short.
+    assert sifid(real[:, :19, :23], real[:, :19, :23], inception) == pytest.approx(0, abs=1e-3)
+    with pytest.raises(ConfigError, match=r"fake images \(19x22\) are too small"):
+        sifid(real[:, :19, :23], real[:, :19, :22], inception)
 
 
 def _direct_kid(x: np.ndarray, y: np.ndarray) -> float:

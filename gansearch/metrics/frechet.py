@@ -86,6 +86,13 @@ def sifid(real: Tensor, fake: Tensor, inception: Inception | None = None, *, bat
     if real.shape[0] not in (1, fake.shape[0]):
         raise ConfigError(f"sifid: give one real image or one per fake image; got {real.shape[0]} real "
                           f"and {fake.shape[0]} fake")
+    for name, images in (("real", real), ("fake", fake)):
+        h, w = (_early_map_side(n) for n in images.shape[-2:])
+        if h < 1 or w < 1 or h * w < 2:
+            size = "x".join(map(str, images.shape[-2:]))
+            raise ConfigError(f"sifid: the {name} images ({size}) are too small for Inception's early "
+                              f"feature map; SIFID needs about 32 pixels a side or more, use swd for "
+                              f"smaller images")
     net = inception if inception is not None else load_inception()
     device = resolve_device(device, next(net.parameters()).device)
     net = net.eval().to(device)
@@ -95,6 +102,12 @@ def sifid(real: Tensor, fake: Tensor, inception: Inception | None = None, *, bat
     return float(np.mean(distances))
 
 
+def _early_map_side(n: int) -> int:
+    # Inception.early_features: 3x3 stride 2, 3x3, 3x3 padded, 3x3 max-pool stride 2, 1x1, 3x3.
+    n = (n - 3) // 2 + 1 - 2
+    return (n - 3) // 2 + 1 - 2
+
+
 def _feature_maps(net: Inception, images: Tensor, batch_size: int, device: torch.device) -> list[Tensor]:
     with torch.inference_mode():
         return [m.double().cpu() for b in batches(images, batch_size, device) for m in net.early_features(b)]
@@ -102,7 +115,4 @@ def _feature_maps(net: Inception, images: Tensor, batch_size: int, device: torch
 
 def _map_statistics(feature_map: Tensor) -> tuple[np.ndarray, np.ndarray]:
     channels, h, w = feature_map.shape
-    if h * w < 2:
-        raise ConfigError(f"sifid: the image is too small ({h}x{w} feature positions); SIFID needs "
-                          "images of at least about 32 pixels a side, use swd for smaller ones")
     return feature_statistics(feature_map.reshape(channels, h * w).T)  # SinGAN: a sample per position
