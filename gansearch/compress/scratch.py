@@ -3,7 +3,8 @@
 Method 1 of the SinGAN compression paper (seeds/000_*.txt sec. 3.1 and 4.1): generators with 4,
 12 or 16 filters instead of 32, still doubled every 4th scale. The paper states the savings as
 87.5%, 62.5% and 50%, the share of filters removed; a convolution's weights and MACs shrink with
-the square of the width, so the measured parameters fall further (to about 2%, 15% and 26%). After Liu et al. 2019 ("Rethinking the value of network pruning"), what a
+the square of the width, so the measured weights fall further (to 2.4%, 15.7% and 26.7%;
+docs/benchmarks.md). After Liu et al. 2019 ("Rethinking the value of network pruning"), what a
 structurally pruned network is worth lies mostly in its architecture, not its inherited weights.
 """
 
