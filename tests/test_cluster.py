@@ -181,7 +181,8 @@ def _wait_for_checkpointed_trial_on(node_id, folder, sweep):
         if (folder / "students").is_dir():  # trials started: the driver has made the MLflow store
             client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
             experiment = client.get_experiment_by_name("c")
-            for r in client.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING'"):
+            for r in client.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING' and "
+                                        "tags.`gansearch.role` = 'trial'"):
                 trial = r.data.tags.get("gansearch.trial_id")
                 saved = (folder / "students" / trial / "progress.pt").is_file()
                 if r.data.tags.get("node") == node_id and saved and "recipe_step" in r.data.metrics:
