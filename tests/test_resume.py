@@ -77,10 +77,10 @@ def _assert_complete(folder, n):
     study = optuna.load_study(study_name="r", storage=f"sqlite:///{folder / 'optuna.db'}")
     assert not study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
     # A start that a killed driver reported to Optuna but Tune never recorded stays in the study
-    # (Optuna cannot delete a trial): it repeats a configuration the sweep ran, nothing else.
+    # (Optuna cannot delete a trial): a real measurement the search may learn from.
     complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     ran = {round(a, 9) for a in table["prune_filters.amount"]}
-    assert len(complete) >= n and {round(t.params["prune_filters.amount"], 9) for t in complete} == ran
+    assert len(complete) >= n and ran <= {round(t.params["prune_filters.amount"], 9) for t in complete}
     client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("r").experiment_id])
     trials = [r for r in runs if r.data.tags.get("gansearch.role") == "trial"]
