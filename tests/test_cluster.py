@@ -81,7 +81,7 @@ def two_nodes(tmp_path):
 def _kill_tree(pid: int) -> None:
     """Our own processes only (a node and what it started), never a machine-wide ray stop."""
     started = [pid, *_descendants(pid)]
-    # `ray start --block` and the GCS can take half a minute over SIGTERM; a few seconds of grace, then SIGKILL.
+    # `ray start --block` and the GCS can take half a minute over SIGTERM: a short grace, then SIGKILL.
     for sig, grace in ((signal.SIGTERM, 3), (signal.SIGKILL, 30)):
         for p in started:
             with contextlib.suppress(ProcessLookupError):
