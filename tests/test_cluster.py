@@ -16,10 +16,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import yaml
 from mlflow import MlflowClient
+from sweep_checks import assert_sweep_complete
 
 pytestmark = pytest.mark.timeout(600)
 RAY = shutil.which("ray") or os.path.join(os.path.dirname(sys.executable), "ray")
@@ -129,26 +129,12 @@ def _space(teacher, path, **changes):
             "--quiet"]
 
 
-def _complete(folder, n):
-    """results.csv and MLflow agree: n finished trials, each once, every run FINISHED with its files."""
-    table = pd.read_csv(folder / "results.csv", dtype={"trial_id": str})
-    assert len(table) == n and table["trial_id"].is_unique and (table["status"] == "finished").all()
-    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("c").experiment_id])
-    trials = [r for r in runs if r.data.tags.get("gansearch.role") == "trial"]
-    assert sorted(r.data.tags["gansearch.trial_id"] for r in trials) == sorted(table["trial_id"])
-    assert all(r.info.status == "FINISHED" for r in runs)
-    for r in trials:
-        assert {"student", "samples.png"} <= {a.path for a in client.list_artifacts(r.info.run_id)}
-    return client, trials
-
-
 def test_sweep_on_a_two_node_cluster_uses_both_nodes(two_nodes, tiny_singan_teacher, tmp_path):
     command = _space(tiny_singan_teacher, tmp_path / "space.yaml")
     run = subprocess.run(command + ["--address", two_nodes.address], env=two_nodes.env, capture_output=True,
                          text=True, timeout=500)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    _, trials = _complete(tmp_path / "runs" / "c", 4)
+    _, _, trials = assert_sweep_complete(tmp_path / "runs" / "c", "c", 4)
     assert len({r.data.tags["node"] for r in trials}) == 2, "trials ran on one node only"
 
 
@@ -166,7 +152,7 @@ def test_worker_node_killed_mid_sweep_its_trial_resumes_on_the_head(two_nodes, t
     out, _ = sweep.communicate(timeout=500)
     assert sweep.returncode == 0, out[-3000:]
 
-    client, trials = _complete(folder, 3)
+    _, client, trials = assert_sweep_complete(folder, "c", 3)
     run = next(r for r in trials if r.data.tags["gansearch.trial_id"] == victim)
     assert run.data.tags["attempts"] == "2" and run.data.tags["node"] != two_nodes.worker_node_id
     # Restarted from its checkpoint: the step it had finished on the dead node was not run again.

@@ -12,7 +12,7 @@ import optuna
 import pandas as pd
 import pytest
 import yaml
-from mlflow import MlflowClient
+from sweep_checks import assert_sweep_complete
 
 from gansearch.search.spec import parse_spec
 from gansearch.search.trial import finished_result, run_trial
@@ -72,8 +72,7 @@ def _start_and_wait(command, folder, finished):
 def _assert_complete(folder, n):
     """Every trial once in results.csv, the study and MLflow; nothing left RUNNING; every run
     marked FINISHED has its student and samples."""
-    table = pd.read_csv(folder / "results.csv", dtype={"trial_id": str})
-    assert len(table) == n and table["trial_id"].is_unique and (table["status"] == "finished").all()
+    table, _, _ = assert_sweep_complete(folder, "r", n)
     study = optuna.load_study(study_name="r", storage=f"sqlite:///{folder / 'optuna.db'}")
     assert not study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
     # A start that a killed driver reported to Optuna but Tune never recorded stays in the study
@@ -81,13 +80,6 @@ def _assert_complete(folder, n):
     complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     ran = {round(a, 9) for a in table["prune_filters.amount"]}
     assert len(complete) >= n and ran <= {round(t.params["prune_filters.amount"], 9) for t in complete}
-    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("r").experiment_id])
-    trials = [r for r in runs if r.data.tags.get("gansearch.role") == "trial"]
-    assert sorted(r.data.tags["gansearch.trial_id"] for r in trials) == sorted(table["trial_id"])
-    assert all(r.info.status == "FINISHED" for r in runs)
-    for r in trials:
-        assert {"student", "samples.png"} <= {a.path for a in client.list_artifacts(r.info.run_id)}
     assert sorted(p.name for p in (folder / "students").iterdir()) == sorted(table["trial_id"])
     return table
 
