@@ -49,6 +49,8 @@ def test_good_spec_resolves():
     ({"teacher": {}}, "exactly one of checkpoint"),
     ({"search": {"algorithm": "grid"}}, "grid needs grid: or choice:"),
     ({"search": {"num_samples": 0}}, "num_samples"),
+    ({"search": {"max_concurrent": 0}}, "search.max_concurrent"),
+    ({"search": {"time_budget_s": 0}}, "search.time_budget_s"),
 ])
 def test_bad_spec_names_the_key(changes, match):
     with pytest.raises(ConfigError, match=match):

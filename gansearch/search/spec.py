@@ -129,20 +129,23 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         check_range("search.num_samples", self.num_samples, 1)
+        if self.max_concurrent is not None:
+            check_range("search.max_concurrent", self.max_concurrent, 1)
+        if self.time_budget_s is not None:
+            check_range("search.time_budget_s", self.time_budget_s, 0, low_open=True)
         if self.startup_trials is not None:
             check_range("search.startup_trials", self.startup_trials, 1)
         if self.population_size is not None:
             check_range("search.population_size", self.population_size, 2)
 
     def tpe_startup(self, num_samples: int | None = None) -> int:
-        return self.startup_trials or min(max((num_samples or self.num_samples) // 4, 2), 10)
+        return self.startup_trials or self._quarter(num_samples, 10)
 
     def nsga2_population(self, num_samples: int | None = None) -> int:
-        return self.population_size or min(max((num_samples or self.num_samples) // 4, 2), 50)
-        if self.max_concurrent is not None:
-            check_range("search.max_concurrent", self.max_concurrent, 1)
-        if self.time_budget_s is not None:
-            check_range("search.time_budget_s", self.time_budget_s, 0, low_open=True)
+        return self.population_size or self._quarter(num_samples, 50)
+
+    def _quarter(self, num_samples: int | None, optuna_default: int) -> int:
+        return min(max((num_samples or self.num_samples) // 4, 2), optuna_default)
 
 
 @dataclass(frozen=True)
