@@ -363,11 +363,7 @@ def mlflow_trial(sweep_run, spec: SweepSpec, knobs: dict, teacher: Path, out_dir
         collect(metrics, progress_file)
 
     result = run_trial(spec, knobs, teacher, out_dir, TimedReporter(report))
-    client.log_artifact(run_id, result["student_file"], "student")
-    client.log_artifact(run_id, result["samples_file"])
-    client.set_tag(run_id, "status", "finished")
-    client.set_tag(run_id, "student_file", result["student_file"])
-    client.set_terminated(run_id, status="FINISHED")
+    tracking.finish_trial_run(client, run_id, result)
 
 
 # --- 2. CPU throughput --------------------------------------------------------------------------

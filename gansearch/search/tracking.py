@@ -124,6 +124,26 @@ def trial_run(sweep: SweepRun, trial_id: str, trial_name: str, params: dict[str,
     return run.info.run_id
 
 
+def finish_trial_run(client, run_id: str, result: dict[str, Any]) -> None:
+    """A trial ran to the end: its student and samples go with its run, then the run is FINISHED
+    (so a FINISHED run always has its files)."""
+    client.log_artifact(run_id, result["student_file"], "student")
+    client.log_artifact(run_id, result["samples_file"])
+    client.set_tag(run_id, "status", "finished")
+    client.set_tag(run_id, "student_file", result["student_file"])
+    client.set_terminated(run_id, status="FINISHED")
+
+
+def fail_trial_run(client, run_id: str, exc: BaseException) -> None:
+    """A trial raised ``exc``: the run is FAILED with the reason in a tag and the traceback."""
+    import traceback
+
+    client.set_tag(run_id, "status", "error")
+    client.set_tag(run_id, "error", f"{type(exc).__name__}: {exc}"[:5000])
+    client.log_text(run_id, "".join(traceback.format_exception(exc)), "error.txt")
+    client.set_terminated(run_id, status="FAILED")
+
+
 # A trial's outcome in the results table -> the MLflow status of its run.
 RUN_STATUS = {"finished": "FINISHED", "error": "FAILED", "stopped": "KILLED", "interrupted": "KILLED"}
 

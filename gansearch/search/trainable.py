@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,16 +56,9 @@ def trainable(config: dict[str, Any], context: TrialContext) -> None:
                                TimedReporter(report, started), device=_device(context.spec.device),
                                restore=restore)
     except Exception as exc:
-        client.set_tag(run_id, "status", "failed")
-        client.set_tag(run_id, "error", f"{type(exc).__name__}: {exc}"[:5000])
-        client.log_text(run_id, traceback.format_exc(), "error.txt")
-        client.set_terminated(run_id, status="FAILED")
+        tracking.fail_trial_run(client, run_id, exc)
         raise
-    client.log_artifact(run_id, result["student_file"], "student")
-    client.log_artifact(run_id, result["samples_file"])
-    client.set_tag(run_id, "status", "finished")
-    client.set_tag(run_id, "student_file", result["student_file"])
-    client.set_terminated(run_id, status="FINISHED")
+    tracking.finish_trial_run(client, run_id, result)
 
 
 def _device(preference: str) -> str:
