@@ -21,7 +21,7 @@ from torch import nn
 
 from gansearch.compress.architecture import describe, rebuild
 from gansearch.config import to_dict
-from gansearch.errors import CheckpointError, ConfigError
+from gansearch.errors import CheckpointError, first_line
 from gansearch.metrics.cost import stored_tensors
 from gansearch.models import build
 
@@ -80,7 +80,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
                               f"tensors and plain values; refused, checkpoints load weights only)") from None
     except Exception as exc:  # unpickling errors come in many types; report them as one
         raise CheckpointError(
-            f"{path}: not a loadable checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+            f"{path}: not a loadable checkpoint ({type(exc).__name__}: {first_line(exc)})"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a gansearch checkpoint (no '{FORMAT}' header)")
@@ -95,9 +95,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             _restore(payload["model"], "discriminator", payload)
             if payload.get("discriminator") is not None else None
         )
-    except (ConfigError, RuntimeError, KeyError) as exc:
-        raise CheckpointError(f"{path}: checkpoint does not match its model ({exc})") from None
-    return Checkpoint(payload["model"], generator, discriminator, payload.get("meta") or {})
+    except Exception as exc:  # shapes, keys and configs that do not fit come in many types
+        raise CheckpointError(f"{path}: checkpoint does not match its model ({type(exc).__name__}: "
+                              f"{first_line(exc)})") from None
+    meta = payload.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: its meta is a {type(meta).__name__}, not a mapping")
+    return Checkpoint(payload["model"], generator, discriminator, meta)
 
 
 def _restore(model: str, role: str, payload: dict[str, Any]) -> nn.Module:

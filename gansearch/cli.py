@@ -131,15 +131,21 @@ def _sweep(args: argparse.Namespace) -> int:
         check_range("--num-samples", args.num_samples, 1)
     if args.gpus_per_trial is not None:
         check_range("--gpus-per-trial", args.gpus_per_trial, 0)
-    if args.dry_run:
-        print(_describe_spec(spec, args.num_samples))
-        return 0
-    from gansearch.search.sweep import SweepOptions, run_sweep
+    if args.name is not None:
+        from gansearch.search.folder import check_sweep_name
+
+        check_sweep_name(args.name, "--name")
+    from gansearch.search.sweep import SweepOptions, check_resources, local_resources, run_sweep
 
     options = SweepOptions(storage=args.storage, name=args.name, address=args.address,
                            tracking_uri=args.tracking_uri, num_samples=args.num_samples,
                            gpus_per_trial=args.gpus_per_trial, resume=args.resume,
                            verbose=0 if args.quiet else 1)
+    if args.address is None:  # a local Ray: what this machine has is known before it starts
+        check_resources(spec, options, local_resources())
+    if args.dry_run:
+        print(_describe_spec(spec, args.num_samples))
+        return 0
     result = run_sweep(spec, options)
     print(_summary(spec, result))
     if result.unfinished:
@@ -147,6 +153,10 @@ def _sweep(args: argparse.Namespace) -> int:
                          + (["--name", args.name] if args.name else []))
         print(f"interrupted with {result.unfinished} trial(s) unfinished; continue with: {again}")
         return 130
+    table = result.table
+    if len(table) and not (table["status"] == "finished").any():
+        print("gansearch: error: no trial finished; the reasons are listed above", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -206,11 +216,11 @@ def _summary(spec, result) -> str:
     return "\n".join(lines)
 
 
-def _scalar(text: str):
+def _scalar(key: str, text: str):
     """A --set value as the search-space YAML would read it (1e-3 a number, [a, b] a list)."""
     from gansearch.config import parse_yaml
 
-    return parse_yaml(text)
+    return parse_yaml(text, f"--set {key}")
 
 
 def _trial(args: argparse.Namespace) -> int:
@@ -223,16 +233,19 @@ def _trial(args: argparse.Namespace) -> int:
         key, sep, value = item.partition("=")
         if not sep:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. prune_filters.amount=0.5")
-        knobs[key.strip()] = _scalar(value)
+        knobs[key.strip()] = _scalar(key.strip(), value)
     spec = load_spec(args.space, overrides=knobs)
     teacher = args.teacher
     if teacher is None:
         if spec.teacher.checkpoint is not None:
             teacher = spec.resolve(spec.teacher.checkpoint)
         else:
+            from gansearch.search.folder import SweepLock
             from gansearch.search.sweep import SweepOptions, prepare_teacher, sweep_folder
 
-            teacher, _ = prepare_teacher(spec, sweep_folder(spec, SweepOptions()))
+            folder = sweep_folder(spec, SweepOptions())
+            with SweepLock(folder.parent, folder.name):  # the sweep's own teacher, trained once
+                teacher, _ = prepare_teacher(spec, folder)
 
     def report(metrics, _checkpoint) -> None:
         shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"

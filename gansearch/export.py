@@ -11,6 +11,11 @@ For each exported trial, a folder with:
 - ``model_card.json``: the trial's knobs and recipe, quality, cost, teacher and sweep.
 With ``register``, each exported student also becomes a version of a model in the MLflow
 Model Registry, its files attached to the trial's MLflow run.
+
+Nothing that exists is replaced: every trial's folder is checked to be new (and inside ``out``:
+trial ids are checked as the sweep folder is read) before the first is written, each is written
+under a temporary name and renamed when complete, and the MLflow store is checked before any
+file is written when ``register`` asks for it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -25,66 +31,89 @@ from typing import Any
 import torch
 
 from gansearch.checkpoint import load_checkpoint
-from gansearch.errors import ConfigError
+from gansearch.errors import ConfigError, first_line, short
 from gansearch.metrics.cost import profile
 from gansearch.models import example_input
-
-
-def read_results(sweep: str | Path):
-    """The results table of a sweep folder (``results.csv``), trial ids as text."""
-    import pandas as pd
-
-    folder = Path(sweep)
-    path = folder / "results.csv"
-    if not path.is_file():
-        raise ConfigError(f"{folder}: no results.csv; pass the folder of a finished sweep "
-                          f"(e.g. runs/sweeps/NAME)")
-    return pd.read_csv(path, dtype={"trial_id": str})
+from gansearch.report.sweep import load_sweep
+from gansearch.search.folder import inside, read_table
 
 
 def export_trials(sweep: str | Path, out: str | Path, *, trial: str | None = None,
                   pareto: bool = False, register: str | None = None) -> list[Path]:
     """Export one trial (``trial``) or every trial on the sweep's front (``pareto``)."""
-    folder = Path(sweep)
-    table = read_results(folder)
+    results = load_sweep(sweep)
+    folder, table = results.folder, results.table
     if trial is not None:
         rows = table[table["trial_id"] == trial]
         if rows.empty:
-            raise ConfigError(f"{folder}: no trial {trial!r}; trials are {', '.join(table['trial_id'])}")
+            raise ConfigError(f"{folder}: no trial {short(trial)}; trials are "
+                              f"{', '.join(table['trial_id'][:20])}")
     elif pareto:
         front = folder / "pareto.csv"
         if not front.is_file():
             raise ConfigError(f"{folder}: no pareto.csv; run 'gansearch report {folder}' first")
-        rows = table[table["trial_id"].isin(read_front_ids(front))]
+        ids = list(read_table(front)["trial_id"])
+        strangers = [i for i in ids if i not in set(table["trial_id"])]
+        if strangers:
+            raise ConfigError(f"{front}: trial {strangers[0]} is not in results.csv; run 'gansearch "
+                              f"report {folder}' to write the front again")
+        rows = table[table["trial_id"].isin(ids)]
     else:
         raise ConfigError("say what to export: --pareto (the front) or --trial ID")
     rows = rows[rows["status"] == "finished"]
     if rows.empty:
         raise ConfigError(f"{folder}: nothing finished to export")
-    out = Path(out)
-    written = []
-    for _, row in rows.iterrows():
-        written.append(export_trial(folder, row.to_dict(), out / str(row["trial_id"])))
+    targets = {str(t): inside(_output_folder(out), str(t)) for t in rows["trial_id"]}
+    taken = [p for p in targets.values() if p.exists() or p.is_symlink()]
+    if taken:
+        raise ConfigError(f"{taken[0]} already exists; remove it or export to another --out")
+    students = {t: _student_file(folder, t) for t in targets}
     if register:
-        register_students(folder, written, register)
+        registry = _registry(folder, register)
+    written = [export_trial(folder, row, targets[row["trial_id"]], students[row["trial_id"]])
+               for row in rows.to_dict("records")]
+    if register:
+        register_students(registry, folder, written, register)
     return written
 
 
-def read_front_ids(path: Path) -> list[str]:
-    import pandas as pd
+def _output_folder(out: str | Path) -> Path:
+    out = Path(out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: a file, not a folder; name a folder to export into")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot create it ({exc.strerror or first_line(exc)}); name a "
+                          "folder you can write") from None
+    return out
 
-    return list(pd.read_csv(path, dtype={"trial_id": str})["trial_id"])
+
+def _student_file(folder: Path, trial_id: str) -> Path:
+    # Always the sweep folder's own file: a path written in results.csv may point anywhere (a
+    # copied sweep would export the original's students).
+    path = inside(folder / "students", trial_id, "student.pt")
+    if not path.is_file():
+        raise ConfigError(f"{path}: missing; the trial's student is not in the sweep folder")
+    return path
 
 
-def export_trial(sweep: Path, row: dict[str, Any], out: Path) -> Path:
-    student_file = Path(row["student_file"])
-    if not student_file.is_file():  # the sweep folder may have moved since it ran
-        student_file = sweep / "students" / str(row["trial_id"]) / "student.pt"
+def export_trial(sweep: Path, row: dict[str, Any], out: Path, student_file: Path | None = None) -> Path:
+    """Write the export folder ``out`` (which must not exist) for one finished trial."""
+    student_file = student_file or _student_file(sweep, str(row["trial_id"]))
     ckpt = load_checkpoint(student_file)
     generator = ckpt.generator.eval()
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        _write_export(sweep, row, ckpt, generator, student_file, tmp)
+        tmp.rename(out)  # all or nothing: a half-written export never carries the final name
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # ours alone: made by mkdtemp above
+        raise
+    return out
+
+
+def _write_export(sweep: Path, row: dict[str, Any], ckpt, generator, student_file: Path, tmp: Path) -> None:
     shutil.copy(student_file, tmp / "generator.pt")
     inputs = fixed_inputs(generator, ckpt.meta.get("input_shapes"))
     with torch.no_grad():
@@ -112,30 +141,45 @@ def export_trial(sweep: Path, row: dict[str, Any], out: Path) -> Path:
         "inputs": [list(t.shape) for t in inputs], "files": formats,
     }
     (tmp / "model_card.json").write_text(json.dumps(card, indent=2, default=str))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)  # all or nothing: a half-written export never carries the final name
-    return out
 
 
-def register_students(sweep: Path, folders: list[Path], name: str) -> list[str]:
-    """A Model Registry version of ``name`` per exported student, its files logged to the
-    trial's MLflow run under ``export/``. Returns the version numbers."""
+def _registry(sweep: Path, name: str):
+    """The MLflow client of the sweep's own store and its experiment, checked before anything
+    is exported (a damaged store fails here, not after the files are written)."""
     from mlflow import MlflowClient
 
     from gansearch.search import tracking
 
+    tracking.quote(name)  # a name MLflow cannot search for is refused now
+    if not (sweep / "mlflow.db").is_file():
+        raise ConfigError(f"{sweep}: no mlflow.db to register in; export without --register")
     uri = tracking.local_store(sweep)
+    tracking.check_reachable(uri)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    experiment = client.get_experiment_by_name(sweep.name)
+    try:
+        experiment = client.get_experiment_by_name(sweep.name)
+        client.search_registered_models(max_results=1)
+    except Exception as exc:  # MLflow and SQLAlchemy raise many kinds for a damaged store
+        raise ConfigError(f"{sweep / 'mlflow.db'}: unusable ({type(exc).__name__}: {first_line(exc)}); "
+                          "export without --register") from None
     if experiment is None:
-        raise ConfigError(f"{sweep}: its MLflow store has no experiment {sweep.name!r}")
-    if not client.search_registered_models(f"name = '{name}'"):
+        raise ConfigError(f"{sweep}: its MLflow store has no experiment {short(sweep.name)}")
+    return client, experiment
+
+
+def register_students(registry, sweep: Path, folders: list[Path], name: str) -> list[str]:
+    """A Model Registry version of ``name`` per exported student, its files logged to the
+    trial's MLflow run under ``export/``. Returns the version numbers."""
+    from gansearch.search import tracking
+
+    client, experiment = registry
+    if not client.search_registered_models(f"name = {tracking.quote(name)}"):
         client.create_registered_model(name, description="gansearch students")
     versions = []
     for folder in folders:
         card = json.loads((folder / "model_card.json").read_text())
         runs = client.search_runs([experiment.experiment_id],
-                                  f"tags.`{tracking.TRIAL_TAG}` = '{card['trial_id']}'", max_results=1)
+                                  tracking.where(**{tracking.TRIAL_TAG: card["trial_id"]}), max_results=1)
         if not runs:
             raise ConfigError(f"{sweep}: no MLflow run for trial {card['trial_id']}")
         run = runs[0]

@@ -7,9 +7,9 @@ import contextlib
 import glob
 import json
 import os
+import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,17 +18,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import assert_sweep_complete, free_port, sweep_command, write_space
 from mlflow import MlflowClient
-from sweep_checks import assert_sweep_complete
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
 RAY = shutil.which("ray") or os.path.join(os.path.dirname(sys.executable), "ray")
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _nodes(address, env):
@@ -51,11 +45,14 @@ class Cluster:
 
 @pytest.fixture
 def two_nodes(tmp_path):
-    port = _free_port()
+    port = free_port()
     address = f"127.0.0.1:{port}"
-    # A dead node is noticed in about two seconds instead of Ray's default fifteen or more.
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_health_check_period_ms": "500",
-           "RAY_health_check_failure_threshold": "3"}
+    # Token authentication on, with a token of the test's own (a fresh machine has none in
+    # ~/.ray); a dead node is noticed in about two seconds instead of Ray's default fifteen.
+    token = tmp_path / "ray_token"
+    token.write_text(secrets.token_hex(32))
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token),
+           "RAY_health_check_period_ms": "500", "RAY_health_check_failure_threshold": "3"}
     common = ["--num-cpus", "1", "--disable-usage-stats", "--block", "--node-ip-address", "127.0.0.1"]
     head = subprocess.Popen([RAY, "start", "--head", "--port", str(port), "--include-dashboard=false",
                              *common], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -118,15 +115,9 @@ def _running(pid: int) -> bool:
 
 
 def _space(teacher, path, **changes):
-    path.write_text(yaml.safe_dump({
-        "name": "c", "teacher": {"checkpoint": str(teacher)},
-        "recipe": [{"prune_filters": {"amount": 0.5}}, {"finetune": {"iterations": 2}}],
-        "space": {"prune_filters.amount": {"uniform": [0.1, 0.8]}},
-        "objectives": [{"metric": "swd"}, {"metric": "weight_bytes"}],
-        "search": {"algorithm": "random", "num_samples": 4, "max_concurrent": 2},
-        "evaluation": {"samples": 2, "latency_runs": 0}, "device": "cpu", **changes}))
-    return [sys.executable, "-m", "gansearch.cli", "sweep", str(path), "--storage", str(path.parent / "runs"),
-            "--quiet"]
+    changes = {"name": "c", "recipe": [{"prune_filters": {"amount": 0.5}}, {"finetune": {"iterations": 2}}],
+               "search": {"algorithm": "random", "num_samples": 4, "max_concurrent": 2}, **changes}
+    return sweep_command(write_space(path, teacher, **changes))
 
 
 def test_sweep_on_a_two_node_cluster_uses_both_nodes(two_nodes, tiny_singan_teacher, tmp_path):

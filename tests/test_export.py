@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+import helpers
 import pytest
 import ray
 import torch
@@ -14,7 +15,6 @@ import gansearch
 from gansearch.checkpoint import load_checkpoint
 from gansearch.errors import ConfigError
 from gansearch.export import export_trials
-from gansearch.search.spec import parse_spec
 from gansearch.search.sweep import SweepOptions, run_sweep
 
 pytestmark = pytest.mark.timeout(600)
@@ -37,15 +37,12 @@ print("ok")
 def sweep(tiny_singan_teacher, tmp_path_factory):
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        spec = parse_spec({
-            "name": "e", "teacher": {"checkpoint": str(tiny_singan_teacher)},
-            "recipe": [{"prune_filters": {"amount": 0.5}}, {"precision": {"dtype": "float32"}}],
-            "space": {"precision.dtype": {"grid": ["float32", "float16"]},
-                      "prune_filters.amount": {"grid": [0.25, 0.75]}},
-            "objectives": [{"metric": "swd"}, {"metric": "weight_bytes"}],
-            "search": {"algorithm": "grid", "num_samples": 1},
-            "evaluation": {"samples": 2, "latency_runs": 0}, "device": "cpu"},
-            base=tiny_singan_teacher.parent)
+        spec = helpers.spec(
+            tiny_singan_teacher, name="e",
+            recipe=[{"prune_filters": {"amount": 0.5}}, {"precision": {"dtype": "float32"}}],
+            space={"precision.dtype": {"grid": ["float32", "float16"]},
+                   "prune_filters.amount": {"grid": [0.25, 0.75]}},
+            search={"algorithm": "grid", "num_samples": 1})
         result = run_sweep(spec, SweepOptions(storage=str(tmp_path_factory.mktemp("runs")), verbose=0))
     finally:
         ray.shutdown()

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 
+import helpers
 import numpy as np
 import pandas as pd
 import pytest
@@ -102,22 +103,16 @@ def test_hypervolume_in_three_dimensions_matches_a_monte_carlo_union_of_boxes():
 def sweep_folder(tiny_singan_teacher, tmp_path_factory):
     import ray
 
-    from gansearch.search.spec import parse_spec
     from gansearch.search.sweep import SweepOptions, run_sweep
 
-    raw = {
-        "name": "r",
-        "teacher": {"checkpoint": str(tiny_singan_teacher)},
-        "recipe": [{"prune_filters": {"amount": 0.5}}, {"finetune": {"iterations": 1}},
-                   {"precision": {"dtype": "float32"}}],
-        "space": {"prune_filters.amount": {"uniform": [0.1, 0.8]},
-                  "precision.dtype": {"choice": ["float32", "float16"]}},
-        "objectives": [{"metric": "swd"}, {"metric": "weight_bytes"}, {"metric": "macs"}],
-        "search": {"algorithm": "random", "num_samples": 3, "seed": 0, "max_concurrent": 2},
-        "evaluation": {"samples": 2, "latency_runs": 0},
-        "device": "cpu",
-    }
-    spec = parse_spec(raw, base=tiny_singan_teacher.parent)
+    spec = helpers.spec(
+        tiny_singan_teacher, name="r",
+        recipe=[{"prune_filters": {"amount": 0.5}}, {"finetune": {"iterations": 1}},
+                {"precision": {"dtype": "float32"}}],
+        space={"prune_filters.amount": {"uniform": [0.1, 0.8]},
+               "precision.dtype": {"choice": ["float32", "float16"]}},
+        objectives=[{"metric": "swd"}, {"metric": "weight_bytes"}, {"metric": "macs"}],
+        search={"algorithm": "random", "num_samples": 3, "seed": 0, "max_concurrent": 2})
     # address="local": a Ray of its own, even where another process on this machine runs one.
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
@@ -181,17 +176,23 @@ def test_report_tags_exactly_the_front_in_mlflow(sweep_folder, report):
 
 
 def test_report_compare_overlays_another_sweeps_front(sweep_folder, report, tmp_path, capsys):
-    other = tmp_path / "other"
-    shutil.copytree(sweep_folder.folder, other, ignore=shutil.ignore_patterns("mlflow.db", "ray"))
+    # Copies: the shared sweep's own page stays as its fixture wrote it (the browser test reads it).
+    skip = shutil.ignore_patterns("mlflow.db", "ray")
+    mine, other = (shutil.copytree(sweep_folder.folder, tmp_path / n, ignore=skip) for n in ("mine", "other"))
     table = pd.read_csv(other / "results.csv", dtype={"trial_id": str})
     table["swd"] *= 0.5  # a better sweep
     table.to_csv(other / "results.csv", index=False)
-    assert main(["report", str(sweep_folder.folder), "--compare", str(other), "--no-mlflow"]) == 0
-    assert "hypervolume" in capsys.readouterr().out
-    data = _page_data((sweep_folder.folder / "report.html").read_text())
+    assert main(["report", str(mine), "--compare", str(other), "--no-mlflow"]) == 0
+    printed = float(re.search(r"^hypervolume (\S+) ", capsys.readouterr().out, re.M).group(1))
+    data = _page_data((mine / "report.html").read_text())
+    objectives = {"swd": "min", "weight_bytes": "min", "macs": "min"}
+    own = pd.read_csv(mine / "results.csv", dtype={"trial_id": str})
+    reference = reference_point(pd.concat([own, table]), objectives)  # shared, so the two compare
+    assert printed == pytest.approx(hypervolume(pareto_front(own, objectives), objectives, reference),
+                                    rel=1e-5)
+    assert data["hypervolume"] == pytest.approx(printed, rel=1e-5)
     assert data["compare"]["name"] == "other"
-    assert len(data["compare"]["front"]) == len(pareto_front(table, {"swd": "min", "weight_bytes": "min",
-                                                                    "macs": "min"}))
+    assert len(data["compare"]["front"]) == len(pareto_front(table, objectives))
     assert data["compare"]["hypervolume"] > data["hypervolume"]
 
 
@@ -200,7 +201,7 @@ def test_report_errors_name_the_problem(tmp_path, capsys):
     assert "no such sweep folder" in capsys.readouterr().err
     assert main(["report", str(tmp_path)]) == 2
     assert "no results.csv" in capsys.readouterr().err
-    (tmp_path / "results.csv").write_text("trial_id,status,swd\na,finished,1\n")
+    (tmp_path / "results.csv").write_text("trial_id,status,swd\n0123abcd,finished,1\n")
     (tmp_path / "spec.yaml").write_text("objectives: [{metric: swd}, {metric: macs}]\n")
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
@@ -250,6 +251,6 @@ def test_report_finds_a_sweep_by_its_mlflow_experiment_name(sweep_folder, report
 
     assert main(["report", "r", "--tracking-uri", sweep_folder.tracking_uri, "--no-mlflow"]) == 0
     out = capsys.readouterr().out
-    assert str(sweep_folder.folder / "report.html") in out or "report.html" in out
+    assert f"wrote {sweep_folder.folder / 'report.html'}\n" in out
     assert main(["report", "nope", "--tracking-uri", sweep_folder.tracking_uri]) == 2
     assert "no sweep 'nope'" in capsys.readouterr().err

@@ -5,14 +5,13 @@ outright (SIGKILL: no chance to save anything)."""
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import optuna
 import pandas as pd
 import pytest
 import yaml
-from sweep_checks import assert_sweep_complete
+from helpers import assert_sweep_complete, gansearch, sweep_command, write_space
 
 from gansearch.search.spec import parse_spec
 from gansearch.search.trial import finished_result, run_trial
@@ -45,15 +44,10 @@ def test_a_crashed_trial_continues_after_its_last_finished_step(tiny_singan_teac
 
 
 def _space(teacher, path):
-    path.write_text(yaml.safe_dump({
-        "name": "r", "teacher": {"checkpoint": str(teacher)},
-        "recipe": [{"prune_filters": {"amount": 0.5}}, {"finetune": {"iterations": 2}}],
-        "space": {"prune_filters.amount": {"uniform": [0.1, 0.8]}},
-        "objectives": [{"metric": "swd"}, {"metric": "weight_bytes"}],
-        "search": {"algorithm": "tpe", "num_samples": 5, "max_concurrent": 1},
-        "evaluation": {"samples": 2, "latency_runs": 1}, "device": "cpu"}))
-    return [sys.executable, "-m", "gansearch.cli", "sweep", str(path), "--storage",
-            str(path.parent / "runs"), "--quiet"]
+    return sweep_command(write_space(
+        path, teacher, name="r", recipe=[{"prune_filters": {"amount": 0.5}}, {"finetune": {"iterations": 2}}],
+        search={"algorithm": "tpe", "num_samples": 5, "max_concurrent": 1},
+        evaluation={"samples": 2, "latency_runs": 1}))
 
 
 def _start_and_wait(command, folder, finished):
@@ -113,7 +107,6 @@ def test_killed_driver_resumes_and_the_report_covers_every_trial(tiny_singan_tea
     second = subprocess.run(command + ["--resume"], capture_output=True, text=True, timeout=400)
     assert second.returncode == 0, second.stdout + second.stderr
     _assert_complete(folder, 5)
-    report = subprocess.run([sys.executable, "-m", "gansearch.cli", "report", str(folder)],
-                            capture_output=True, text=True, timeout=120)
+    report = gansearch("report", folder, timeout=120)
     assert report.returncode == 0, report.stderr
     assert "5 trials: 5 finished, 0 failed, 0 stopped early" in report.stdout

@@ -8,7 +8,7 @@ from typing import Literal
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from gansearch.config import check_range
+from gansearch.config import check_range, check_seed
 from gansearch.data import sets
 from gansearch.data.images import load_image
 from gansearch.errors import ConfigError
@@ -32,6 +32,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         check_range("data.image_size", self.image_size, 4)
+        check_seed("data.seed", self.seed)
         check_range("data.max_size", self.max_size, 8)
         check_range("data.count", self.count, 1)
         check_range("data.fraction", self.fraction, 0, 1, low_open=True)

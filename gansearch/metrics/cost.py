@@ -37,6 +37,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from gansearch.errors import ConfigError
 from gansearch.metrics.storage import storage_bytes
 
 aten = torch.ops.aten
@@ -112,7 +113,7 @@ def profile(model: nn.Module, example_input: Tensor | Sequence[Tensor], *,
     synchronized around each; ``latency_runs=0`` skips timing.
     """
     if transposed_conv not in ("output", "input"):
-        raise ValueError(f"transposed_conv must be 'output' or 'input', got {transposed_conv!r}")
+        raise ConfigError(f"transposed_conv must be 'output' or 'input', got {transposed_conv!r}")
     args = (example_input,) if isinstance(example_input, Tensor) else tuple(example_input)
     device = next((t.device for t in args if isinstance(t, Tensor)), torch.device("cpu"))
     tensors = stored_tensors(model)

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gansearch.errors import ConfigError
+
 ENCODINGS = ("dense", "bitmap", "coo", "huffman")
 
 # Huffman coding pays only when values repeat. Trained fp32 weights are all distinct: a codebook
@@ -95,7 +97,7 @@ def entropy_bits(t: Tensor) -> float:
 def encode(t: Tensor, encoding: str | None = None) -> Encoded:
     """Serialize a (non-quantized) tensor in ``encoding`` (the smallest when None)."""
     if t.is_quantized:
-        raise TypeError("encode() takes plain tensors; store quantized ones by their int_repr()")
+        raise ConfigError("encode() takes plain tensors; store quantized ones by their int_repr()")
     encoding = encoding or storage_bytes(t)[0]
     flat = t.detach().cpu().contiguous().reshape(-1)
     raw = flat.view(torch.uint8).numpy() if flat.numel() else np.zeros(0, np.uint8)
@@ -114,7 +116,7 @@ def encode(t: Tensor, encoding: str | None = None) -> Encoded:
         elif encoding == "coo":
             payload = nz.astype("<i4").tobytes() + values
         else:
-            raise ValueError(f"unknown encoding {encoding!r}; known: {', '.join(ENCODINGS)}")
+            raise ConfigError(f"unknown encoding {encoding!r}; known: {', '.join(ENCODINGS)}")
     return Encoded(encoding, tuple(t.shape), t.dtype, payload)
 
 

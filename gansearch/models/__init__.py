@@ -62,10 +62,7 @@ def build(name: str, role: str, config: Any) -> nn.Module:
         else (fam.discriminator, fam.discriminator_config)
     )
     if isinstance(config, dict):
-        try:
-            config = from_dict(cfg_cls, config, f"{name}.{role}")
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        config = from_dict(cfg_cls, config, f"{name}.{role}")
     return cls(config)
 
 
@@ -108,4 +105,4 @@ def example_input(generator: nn.Module, batch: int = 1, size: int | None = None
     if isinstance(generator, ResnetGenerator):
         s = size or 256
         return (torch.randn(batch, generator.config.input_channels, s, s, **like),)
-    raise TypeError(f"no example input known for {type(generator).__name__}")
+    raise ConfigError(f"no example input known for {type(generator).__name__}")

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from gansearch.config import check_range
+from gansearch.errors import ConfigError
 from gansearch.models.layers import init_weights
 
 
@@ -27,7 +28,7 @@ class DCGANConfig:
 
     def __post_init__(self) -> None:
         if self.image_size < 8 or self.image_size & (self.image_size - 1):
-            raise ValueError(f"dcgan.image_size must be a power of two >= 8, got {self.image_size}")
+            raise ConfigError(f"dcgan.image_size must be a power of two >= 8, got {self.image_size}")
         check_range("dcgan.channels", self.channels, 1)
         check_range("dcgan.latent_dim", self.latent_dim, 1)
         check_range("dcgan.filters", self.filters, 1)

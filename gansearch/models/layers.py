@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from gansearch.errors import ConfigError
+
 
 def norm_layer(kind: str, channels: int) -> nn.Module:
     """The normalization layers the seed architectures use.
@@ -17,7 +19,7 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
         return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
     if kind == "none":
         return nn.Identity()
-    raise ValueError(f"norm must be 'batch', 'instance' or 'none', got {kind!r}")
+    raise ConfigError(f"norm must be 'batch', 'instance' or 'none', got {kind!r}")
 
 
 def init_weights(module: nn.Module, std: float = 0.02) -> None:

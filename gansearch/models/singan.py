@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gansearch.config import check_range
+from gansearch.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,13 @@ class SinGANConfig:
 
     def __post_init__(self) -> None:
         if not self.sizes:
-            raise ValueError("SinGANConfig.sizes needs at least one scale")
+            raise ConfigError("SinGANConfig.sizes needs at least one scale")
         object.__setattr__(self, "sizes", tuple(tuple(int(v) for v in s) for s in self.sizes))
         check_range("singan.filters", self.filters, 1)
         check_range("singan.num_blocks", self.num_blocks, 2)
         check_range("singan.double_every", self.double_every, 1)
         if self.kernel_size % 2 != 1:
-            raise ValueError(f"singan.kernel_size must be odd, got {self.kernel_size}")
+            raise ConfigError(f"singan.kernel_size must be odd, got {self.kernel_size}")
 
     @property
     def num_scales(self) -> int:
@@ -139,7 +140,7 @@ class SinGANGenerator(nn.Module):
 
     def forward(self, *noises: Tensor) -> Tensor:
         if not 1 <= len(noises) <= len(self.scales):
-            raise ValueError(f"expected 1..{len(self.scales)} noise maps, got {len(noises)}")
+            raise ConfigError(f"expected 1..{len(self.scales)} noise maps, got {len(noises)}")
         out = torch.zeros_like(noises[0])
         for k, z in enumerate(noises):
             prev = out if k == 0 else upsample(out, z.shape[-2:])

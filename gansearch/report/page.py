@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,14 +25,18 @@ def thumbnail(path: Path) -> str | None:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
+# Inside <script>, "</script" ends the element and "<!--" starts an escaped state that can swallow
+# the rest of the page; JSON's \u escapes keep every such character out of the HTML parser's sight.
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                              "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
 def render_page(title: str, data: dict[str, Any]) -> str:
-    # "</" inside the JSON would close its <script> element early.
-    payload = json.dumps(_plain(data), allow_nan=False).replace("</", "<\\/")
-    html = asset("report.html")
-    for marker, text in (("/*__CSS__*/", asset("report.css")), ("/*__JS__*/", asset("report.js")),
-                         ("__DATA__", payload), ("__TITLE__", _escape(title))):
-        html = html.replace(marker, text, 1)
-    return html
+    payload = json.dumps(_plain(data), allow_nan=False).translate(_SCRIPT_SAFE)
+    parts = {"/*__CSS__*/": asset("report.css"), "/*__JS__*/": asset("report.js"),
+             "__DATA__": payload, "__TITLE__": _escape(title)}
+    # One pass: a marker's text inside the data (a knob named __TITLE__) is never replaced.
+    return re.sub("|".join(map(re.escape, parts)), lambda m: parts[m.group(0)], asset("report.html"))
 
 
 def _plain(value: Any) -> Any:

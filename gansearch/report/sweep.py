@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gansearch.errors import ConfigError
+from gansearch.errors import ConfigError, short
+from gansearch.search.folder import read_record, read_table
+
+MEASURED = ("params", "macs", "weight_bytes", "sparsity")  # results columns beside the objectives
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,6 @@ def trial_counts(table) -> str:
 
 
 def load_sweep(folder: str | Path) -> SweepResults:
-    import pandas as pd
-
     from gansearch.config import load_yaml
     from gansearch.search.spec import Objective
 
@@ -61,18 +62,20 @@ def load_sweep(folder: str | Path) -> SweepResults:
         if not (folder / needed).is_file():
             raise ConfigError(f"{folder}: no {needed}; is this a sweep folder? run 'gansearch sweep' "
                               f"(or --resume it) to write one")
-    table = pd.read_csv(folder / "results.csv", dtype={"trial_id": str})
     spec = load_yaml(folder / "spec.yaml")
     try:
         objectives = {o.metric: o.direction for o in (Objective(**raw) for raw in spec["objectives"])}
     except (KeyError, TypeError) as exc:
-        raise ConfigError(f"{folder / 'spec.yaml'}: cannot read its objectives ({exc}); each needs "
-                          f"a metric: and an optional mode: min|max") from None
-    missing = [c for c in (*objectives, "trial_id", "status") if c not in table.columns]
+        raise ConfigError(f"{folder / 'spec.yaml'}: cannot read its objectives ({short(exc)}); each "
+                          f"needs a metric: and an optional mode: min|max") from None
+    record = read_record(folder)
+    table = read_table(folder / "results.csv", [*objectives, *MEASURED], rows=record.get("results_rows"))
+    missing = [c for c in objectives if c not in table.columns]
     if missing:
         raise ConfigError(f"{folder / 'results.csv'}: no column(s) {', '.join(missing)}; the spec's "
                           f"objectives must be columns of the results")
-    knobs = [k for k in spec.get("space", {}) if k in table.columns]
+    space = spec.get("space")
+    knobs = [k for k in space if k in table.columns] if isinstance(space, dict) else []
     return SweepResults(folder.resolve(), folder.resolve().name, table, objectives, knobs,
                         _teacher_path(folder, spec))
 

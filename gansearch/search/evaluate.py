@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from gansearch.config import check_range
+from gansearch.config import check_range, check_seed
 from gansearch.errors import ConfigError
 from gansearch.metrics.cost import profile
 
@@ -35,6 +35,7 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         check_range("evaluation.samples", self.samples, 1)
+        check_seed("evaluation.seed", self.seed)
         check_range("evaluation.latency_runs", self.latency_runs, 0)
 
 

@@ -30,7 +30,7 @@ from gansearch.compress import (
 from gansearch.compress.scratch import scratch_generator
 from gansearch.compress.structured import CRITERIA
 from gansearch.config import check_choice, check_range, from_dict
-from gansearch.errors import ConfigError
+from gansearch.errors import ConfigError, short
 from gansearch.models import example_input
 from gansearch.models.layers import init_weights
 from gansearch.search import teacher_steps
@@ -217,9 +217,9 @@ class Recipe:
         """This recipe with ``values`` (``STEP.SETTING`` -> value) set; errors name the key."""
         known = self.knobs()
         values = {k: _plain_scalar(v) for k, v in values.items()}
-        unknown = sorted(set(values) - set(known))
+        unknown = sorted((k for k in values if k not in known), key=str)
         if unknown:
-            raise ConfigError(f"unknown recipe setting(s) {', '.join(map(repr, unknown))}; "
+            raise ConfigError(f"unknown recipe setting(s) {', '.join(map(short, unknown[:5]))}; "
                               f"known: {', '.join(sorted(known))}")
         steps = []
         for address, step in self.steps:
@@ -247,10 +247,10 @@ def parse_recipe(data: Any, where: str = "recipe") -> Recipe:
         if isinstance(entry, str):
             entry = {entry: {}}
         if not isinstance(entry, dict) or len(entry) != 1:
-            raise ConfigError(f"{where}[{i}]: a step is one 'name: {{settings}}' mapping, got {entry!r}")
+            raise ConfigError(f"{where}[{i}]: a step is one 'name: {{settings}}' mapping, got {short(entry)}")
         (name, settings), = entry.items()
         if name not in STEPS:
-            raise ConfigError(f"{where}[{i}]: unknown step {name!r}; steps are {', '.join(STEPS)}")
+            raise ConfigError(f"{where}[{i}]: unknown step {short(name)}; steps are {', '.join(STEPS)}")
         counts[name] = counts.get(name, 0) + 1
         steps.append((name, _build(STEPS[name], settings or {}, f"{where}[{i}].{name}")))
     # Address repeated steps by occurrence: finetune#1, finetune#2.
@@ -269,12 +269,7 @@ def parse_recipe(data: Any, where: str = "recipe") -> Recipe:
 
 
 def _build(cls: type, data: Any, where: str) -> Any:
-    try:
-        return from_dict(cls, data, where)
-    except ConfigError:
-        raise
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+    return from_dict(cls, data, where)
 
 
 def copy_for_student(module: nn.Module) -> nn.Module:

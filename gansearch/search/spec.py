@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from gansearch.config import check_range, from_dict, load_yaml
-from gansearch.errors import ConfigError
+from gansearch.config import check_device, check_range, check_seed, from_dict, load_yaml
+from gansearch.errors import ConfigError, short
 from gansearch.search.evaluate import COST, QUALITY, EvalConfig, check_metric_fits
+from gansearch.search.folder import check_sweep_name
 from gansearch.search.recipe import Recipe, parse_recipe
 
 DISTRIBUTIONS = ("uniform", "loguniform", "int", "quniform", "choice", "grid")
@@ -68,26 +69,27 @@ class Dimension:
 def parse_dimension(data: Any, where: str) -> Dimension:
     if not isinstance(data, dict) or len(data) != 1:
         raise ConfigError(f"{where}: a dimension is one '<distribution>: [...]' mapping with a "
-                          f"distribution among {', '.join(DISTRIBUTIONS)}; got {data!r}")
+                          f"distribution among {', '.join(DISTRIBUTIONS)}; got {short(data)}")
     (kind, values), = data.items()
     if kind not in DISTRIBUTIONS:
-        raise ConfigError(f"{where}: unknown distribution {kind!r}; use one of {', '.join(DISTRIBUTIONS)}")
+        raise ConfigError(f"{where}: unknown distribution {short(kind)}; use one of "
+                          f"{', '.join(DISTRIBUTIONS)}")
     if not isinstance(values, list) or not values:
-        raise ConfigError(f"{where}.{kind}: expected a non-empty list, got {values!r}")
+        raise ConfigError(f"{where}.{kind}: expected a non-empty list, got {short(values)}")
     if kind in ("choice", "grid"):
         return Dimension(kind, tuple(values))
     need = 3 if kind == "quniform" else 2
     if len(values) != need or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                      for v in values):
+                                      and math.isfinite(v) for v in values):
         shape = "[low, high, step]" if kind == "quniform" else "[low, high]"
-        raise ConfigError(f"{where}.{kind}: expected {shape} numbers, got {values!r}")
+        raise ConfigError(f"{where}.{kind}: expected {shape} finite numbers, got {short(values)}")
     lo, hi = values[:2]
     if not lo < hi:
         raise ConfigError(f"{where}.{kind}: low {lo} must be below high {hi}")
     if kind == "loguniform" and lo <= 0:
         raise ConfigError(f"{where}.loguniform: low must be > 0 for a log scale, got {lo}")
     if kind == "int" and not all(isinstance(v, int) for v in values):
-        raise ConfigError(f"{where}.int: bounds must be integers, got {values!r}")
+        raise ConfigError(f"{where}.int: bounds must be integers, got {short(values)}")
     if kind == "quniform" and not 0 < values[2] <= hi - lo:
         raise ConfigError(f"{where}.quniform: step must be in (0, high - low], got {values[2]}")
     return Dimension(kind, tuple(values))
@@ -129,6 +131,7 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         check_range("search.num_samples", self.num_samples, 1)
+        check_seed("search.seed", self.seed)
         if self.max_concurrent is not None:
             check_range("search.max_concurrent", self.max_concurrent, 1)
         if self.time_budget_s is not None:
@@ -234,12 +237,7 @@ def load_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> Swee
 
 def parse_spec(raw: dict[str, Any], *, base: Path, where: str = "spec",
                overrides: dict[str, Any] | None = None) -> SweepSpec:
-    try:
-        f = from_dict(_SpecFile, raw, where)
-    except ConfigError:
-        raise
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+    f = from_dict(_SpecFile, raw, where)
     recipe = parse_recipe(f.recipe, f"{where}: recipe")
     if overrides:
         recipe = recipe.with_knobs(overrides)
@@ -252,6 +250,8 @@ def parse_spec(raw: dict[str, Any], *, base: Path, where: str = "spec",
             raise ConfigError(f"{where}: search.algorithm grid needs grid: or choice: dimensions; "
                               f"{', '.join(loose)} are continuous")
     check_range(f"{where}: max_failures", f.max_failures, 0)
+    check_device(f"{where}: device", f.device)
+    check_sweep_name(f.name, f"{where}: name")
     return SweepSpec(f.name, f.teacher, recipe, space, tuple(f.objectives), f.search, f.scheduler,
                      f.resources, f.evaluation, f.device, f.max_failures, base, raw)
 
@@ -266,7 +266,7 @@ def _check_space(recipe: Recipe, space: dict[str, Dimension], where: str) -> Non
             try:
                 recipe.with_knobs({key: value})
             except ConfigError as exc:
-                raise ConfigError(f"{where}: space.{key} allows {value!r}, which the recipe "
+                raise ConfigError(f"{where}: space.{key} allows {short(value)}, which the recipe "
                                   f"refuses ({exc})") from None
 
 
@@ -277,11 +277,11 @@ def _check_objectives(objectives: list[Objective], where: str) -> None:
     first, *rest = objectives
     if first.metric not in QUALITY:
         raise ConfigError(f"{where}: objectives[0] must be a quality metric ({', '.join(QUALITY)}), "
-                          f"got {first.metric!r}")
+                          f"got {short(first.metric)}")
     for i, o in enumerate(rest, 1):
         if o.metric not in COST:
             raise ConfigError(f"{where}: objectives[{i}] must be a cost metric ({', '.join(COST)}), "
-                              f"got {o.metric!r}")
+                              f"got {short(o.metric)}")
     names = [o.metric for o in objectives]
     if len(set(names)) != len(names):
         raise ConfigError(f"{where}: objectives repeat a metric: {names}")

@@ -1,8 +1,8 @@
 """Running a sweep: the teacher once, then Ray Tune trials, MLflow runs, and the results table.
 
-Layout of a sweep folder (``<storage>/<name>/``)::
+Layout of a sweep folder (``<storage>/<name>/``, see ``gansearch.search.folder``)::
 
-    spec.yaml        the search space as run
+    spec.yaml        the search space as run; sweep.json: its fingerprint and the teacher's
     teacher/         the teacher, when the sweep trained it
     ray/             Ray Tune's experiment (trials, searcher state; what --resume restores)
     students/<id>/   each trial's compacted student.pt, samples.png (progress.pt while it runs)
@@ -13,6 +13,7 @@ Layout of a sweep folder (``<storage>/<name>/``)::
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,8 @@ from typing import Any
 import yaml
 
 from gansearch.checkpoint import load_checkpoint
-from gansearch.errors import ConfigError
+from gansearch.errors import ConfigError, first_line
+from gansearch.search import folder as sweep_files
 from gansearch.search import tracking
 from gansearch.search.spec import SweepSpec, check_teacher_fits
 from gansearch.search.trainable import TrialContext, trainable
@@ -51,7 +53,8 @@ class SweepResult:
 
 
 def sweep_folder(spec: SweepSpec, options: SweepOptions) -> Path:
-    return (Path(options.storage).expanduser() / (options.name or spec.name)).resolve()
+    """``<storage>/<name>``; a name that would lead outside the storage folder is refused."""
+    return sweep_files.sweep_folder(options.storage, options.name or spec.name)
 
 
 def prepare_teacher(spec: SweepSpec, folder: Path) -> tuple[Path, str]:
@@ -89,9 +92,40 @@ def connect_ray(address: str | None) -> None:
             # "local": a fresh embedded Ray, never a cluster some other process left running.
             ray.init(address="local", include_dashboard=False, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-        raise ConfigError(f"cannot connect to Ray at {address or 'a local instance'} ({first[:200]}); "
+        raise ConfigError(f"cannot connect to Ray at {address or 'a local instance'} ({first_line(exc)}); "
                           f"check --address (host:port of the head, or auto)") from None
+
+
+def local_resources() -> dict[str, float]:
+    """The CPUs and GPUs a local Ray would find on this machine, without starting it."""
+    import torch
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return {"CPU": cpus, "GPU": torch.cuda.device_count() if torch.cuda.is_available() else 0}
+
+
+def check_resources(spec: SweepSpec, options: SweepOptions, have: dict[str, float] | None = None) -> None:
+    """A trial that asks for more than the Ray cluster has (``have``: default, what the connected
+    Ray reports) would wait forever: refused on a local Ray, told on a cluster (whose autoscaler
+    may still add the nodes)."""
+    from gansearch.train.loop import resolve_device
+
+    if have is None:
+        import ray
+
+        have = ray.cluster_resources()
+    gpus = options.gpus_per_trial if options.gpus_per_trial is not None else spec.resources.gpus
+    lacking = [f"{need:g} {kind} (the cluster has {have.get(kind, 0):g})"
+               for kind, need in (("CPU", spec.resources.cpus), ("GPU", gpus)) if need > have.get(kind, 0)]
+    if options.address is None:
+        if spec.device != "auto":
+            resolve_device(spec.device)  # this machine runs the trials: it must have the device
+        if lacking:
+            raise ConfigError(f"each trial asks for {' and '.join(lacking)}; lower resources.cpus / "
+                              "resources.gpus (or --gpus-per-trial), or run on a cluster with --address")
+    elif lacking:
+        print(f"gansearch: note: each trial asks for {' and '.join(lacking)}; trials wait until the "
+              "cluster's autoscaler adds such nodes", flush=True)
 
 
 def _check_listening(address: str) -> None:
@@ -108,28 +142,48 @@ def _check_listening(address: str) -> None:
 
 
 def run_sweep(spec: SweepSpec, options: SweepOptions) -> SweepResult:
-    from ray import tune
-
+    """Run (or ``options.resume``) the sweep ``spec`` describes; see the module docstring."""
     folder = sweep_folder(spec, options)
-    name = options.name or spec.name
-    ray_dir = folder / "ray"
-    if options.resume and not ray_dir.is_dir():
-        raise ConfigError(f"--resume: no sweep to resume at {folder}; run it without --resume first")
-    if not options.resume and ray_dir.is_dir():
-        raise ConfigError(f"{folder} already holds a sweep; pass --resume to continue it, or "
-                          f"--name / --storage for a new one")
+    name = folder.name
     # Everything that can be checked is checked before anything is written: a mistake leaves
     # no half-made sweep folder and no MLflow run behind.
     if spec.teacher.checkpoint is not None:
         prepare_teacher(spec, folder)
     if options.tracking_uri:
         tracking.check_reachable(options.tracking_uri)
+    storage_existed = folder.parent.exists()
+    try:
+        with sweep_files.SweepLock(folder.parent, name):
+            return _run_locked(spec, options, folder)
+    finally:
+        if not storage_existed and folder.parent.is_dir() and not any(folder.parent.iterdir()):
+            folder.parent.rmdir()  # made only to hold the lock of a sweep that never started
+
+
+def _run_locked(spec: SweepSpec, options: SweepOptions, folder: Path) -> SweepResult:
+    from ray import tune
+
+    name = folder.name
+    ray_dir = folder / "ray"
+    if options.resume and not ray_dir.is_dir():
+        raise ConfigError(f"--resume: no sweep to resume at {folder}; run it without --resume first")
+    if not options.resume and ray_dir.is_dir():
+        raise ConfigError(f"{folder} already holds a sweep; pass --resume to continue it, or "
+                          f"--name / --storage for a new one")
+    given_teacher = spec.resolve(spec.teacher.checkpoint).resolve() if spec.teacher.checkpoint else None
+    if options.resume:
+        sweep_files.check_same_spec(folder, spec.raw, given_teacher)
     connect_ray(options.address)
+    check_resources(spec, options)
     fresh = not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "spec.yaml").write_text(yaml.safe_dump(spec.raw, sort_keys=False))
+        if not options.resume:
+            (folder / "spec.yaml").write_text(yaml.safe_dump(spec.raw, sort_keys=False), encoding="utf-8")
         teacher_path, model = prepare_teacher(spec, folder)
+        if not options.resume:
+            sweep_files.update_record(folder, spec=sweep_files.fingerprint(spec.raw),
+                                      teacher=sweep_files.file_fingerprint(teacher_path))
         tracking_uri = options.tracking_uri or tracking.local_store(folder)
         sweep_run = tracking.start_sweep_run(tracking_uri, name, folder, {
             "spec": spec.raw, "teacher": str(teacher_path), "model": model})
@@ -165,6 +219,7 @@ def run_sweep(spec: SweepSpec, options: SweepOptions) -> SweepResult:
         settle_study(folder, name)
         _remove_lost_students(folder, set(table["trial_id"]))
     _write_csv(table, folder / "results.csv")
+    sweep_files.update_record(folder, results_rows=len(table))
     front = pareto_front(table[table["status"] == "finished"], spec.objectives) if len(table) else table
     _write_csv(front, folder / "pareto.csv")
     finished = int((table["status"] == "finished").sum()) if len(table) else 0
@@ -198,7 +253,8 @@ def settle_study(folder: Path, name: str) -> None:
 def _remove_lost_students(folder: Path, trial_ids: set[str]) -> None:
     # Files of trials the sweep does not know (see settle_study): nothing refers to them.
     for student in (folder / "students").glob("*"):
-        if student.is_dir() and student.name not in trial_ids:
+        ours = sweep_files.TRIAL_ID.fullmatch(student.name) and student.is_dir()
+        if ours and student.name not in trial_ids:
             shutil.rmtree(student)
 
 

@@ -17,12 +17,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gansearch.errors import ConfigError
+from gansearch.errors import ConfigError, first_line, short
 
 SWEEP_TAG = "gansearch.sweep"
 TRIAL_TAG = "gansearch.trial_id"
 PARENT_TAG = "mlflow.parentRunId"
+ROLE_TAG = "gansearch.role"  # sweep (the parent run) or trial
 FOLDER_TAG = "gansearch.folder"  # where the sweep's results live, for `gansearch report NAME`
+
+
+def quote(value: str) -> str:
+    """``value`` as a string literal of an MLflow search filter. MLflow's filter language has
+    no escapes: a value is wrapped in whichever quote it does not contain."""
+    value = str(value)
+    for mark in ("'", '"'):
+        if mark not in value:
+            return f"{mark}{value}{mark}"
+    raise ConfigError(f"{short(value)} holds both kinds of quotes, which MLflow cannot search for; "
+                      "rename it")
+
+
+def where(**tags: str) -> str:
+    """An MLflow run filter matching every tag (``where(**{"gansearch.role": "sweep"})``)."""
+    return " and ".join(f"tags.`{key}` = {quote(value)}" for key, value in tags.items())
 
 
 def local_store(sweep_dir: Path) -> str:
@@ -65,7 +82,7 @@ def check_reachable(tracking_uri: str) -> None:
         MlflowClient(tracking_uri=tracking_uri).search_experiments(max_results=1)
     except Exception as exc:  # MLflow raises its own, requests' and SQLAlchemy's errors here
         raise ConfigError(f"cannot reach the MLflow store {tracking_uri} ({type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0][:200]}); start it or fix --tracking-uri") from None
+                          f"{first_line(exc)}); start it or fix --tracking-uri") from None
 
 
 def start_sweep_run(tracking_uri: str, name: str, sweep_dir: Path, params: dict[str, Any]
@@ -78,20 +95,20 @@ def start_sweep_run(tracking_uri: str, name: str, sweep_dir: Path, params: dict[
         experiment = client.get_experiment_by_name(name)
     except Exception as exc:  # MLflow raises its own and requests' errors for an unreachable store
         raise ConfigError(f"cannot reach the MLflow store {tracking_uri} ({type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0][:200]}); start it or pass --tracking-uri") from None
+                          f"{first_line(exc)}); start it or pass --tracking-uri") from None
     if experiment is None:
         artifacts = (sweep_dir / "mlartifacts").resolve().as_uri() if tracking_uri.startswith("sqlite") \
             else None
         experiment_id = client.create_experiment(name, artifact_location=artifacts)
     else:
         experiment_id = experiment.experiment_id
-    found = client.search_runs([experiment_id], f"tags.{SWEEP_TAG} = '{name}' and "
-                                                f"tags.gansearch.role = 'sweep'", max_results=1)
+    found = client.search_runs([experiment_id], where(**{SWEEP_TAG: name, ROLE_TAG: "sweep"}),
+                               max_results=1)
     if found:
         run_id = found[0].info.run_id
         client.update_run(run_id, status="RUNNING")
     else:
-        run = client.create_run(experiment_id, tags={SWEEP_TAG: name, "gansearch.role": "sweep",
+        run = client.create_run(experiment_id, tags={SWEEP_TAG: name, ROLE_TAG: "sweep",
                                                      FOLDER_TAG: str(sweep_dir)}, run_name=name)
         run_id = run.info.run_id
         log_params(client, run_id, params)
@@ -108,8 +125,7 @@ def trial_run(sweep: SweepRun, trial_id: str, trial_name: str, params: dict[str,
     """The child run of ``trial_id``: found if it exists (a restarted trial), else created."""
     client = sweep.client()
     found = client.search_runs([sweep.experiment_id],
-                               f"tags.{PARENT_TAG} = '{sweep.parent_run_id}' and "
-                               f"tags.`{TRIAL_TAG}` = '{trial_id}'", max_results=1)
+                               where(**{PARENT_TAG: sweep.parent_run_id, TRIAL_TAG: trial_id}), max_results=1)
     if found:
         run_id = found[0].info.run_id
         attempts = int(found[0].data.tags.get("attempts", "1")) + 1
@@ -119,7 +135,7 @@ def trial_run(sweep: SweepRun, trial_id: str, trial_name: str, params: dict[str,
         return run_id
     run = client.create_run(sweep.experiment_id, run_name=trial_name, tags={
         PARENT_TAG: sweep.parent_run_id, SWEEP_TAG: sweep.name, TRIAL_TAG: trial_id,
-        "gansearch.role": "trial", "status": "running", "attempts": "1"})
+        ROLE_TAG: "trial", "status": "running", "attempts": "1"})
     log_params(client, run.info.run_id, params)
     return run.info.run_id
 
@@ -153,7 +169,7 @@ def trial_runs(sweep: SweepRun) -> list:
     client = sweep.client()
     runs, token = [], None
     while True:
-        page = client.search_runs([sweep.experiment_id], f"tags.{PARENT_TAG} = '{sweep.parent_run_id}'",
+        page = client.search_runs([sweep.experiment_id], where(**{PARENT_TAG: sweep.parent_run_id}),
                                   max_results=1000, page_token=token)
         runs += list(page)
         token = page.token
@@ -221,7 +237,7 @@ def sweep_folder_of(tracking_uri: str, name: str):
     check_reachable(tracking_uri)
     client = MlflowClient(tracking_uri=tracking_uri)
     experiment = client.get_experiment_by_name(name)
-    runs = client.search_runs([experiment.experiment_id], "tags.`gansearch.role` = 'sweep'",
+    runs = client.search_runs([experiment.experiment_id], where(**{ROLE_TAG: "sweep"}),
                               max_results=1) if experiment else []
     folder = runs[0].data.tags.get(FOLDER_TAG) if runs else None
     if folder is None:

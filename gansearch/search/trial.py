@@ -24,6 +24,7 @@ from torch.nn.utils import prune
 
 from gansearch.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from gansearch.data.config import load_data
+from gansearch.errors import CheckpointError, TrialOutOfMemory
 from gansearch.search.evaluate import cost, quality
 from gansearch.search.recipe import Student, copy_for_student
 from gansearch.search.spec import SweepSpec
@@ -31,10 +32,6 @@ from gansearch.train.loop import resolve_device
 from gansearch.train.teacher import parse_teacher_config, sample_grid
 
 Reporter = Callable[[dict[str, Any], Path | None], None]  # (metrics, progress file or None)
-
-
-class TrialOutOfMemory(RuntimeError):
-    """The trial's model or data did not fit in the memory of its device."""
 
 
 class TimedReporter:
@@ -174,7 +171,8 @@ def load_student(teacher_path: str, device: torch.device, seed: int = 0) -> Stud
     """A fresh student: trainable copies of the teacher's generator and discriminator."""
     ckpt, cfg, data, held_out = _teacher(teacher_path, str(device))
     if ckpt.discriminator is None:
-        raise ValueError(f"{teacher_path}: the teacher checkpoint has no discriminator to fine-tune with")
+        raise CheckpointError(f"{teacher_path}: the teacher checkpoint has no discriminator to "
+                              "fine-tune with")
     torch.manual_seed(seed)
     return Student(cfg.model, copy_for_student(ckpt.generator), copy_for_student(ckpt.discriminator),
                    ckpt.generator, data, cfg.train_params, device, seed, held_out=held_out)

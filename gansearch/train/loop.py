@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gansearch.config import check_range
+from gansearch.config import check_device, check_range
 from gansearch.errors import ConfigError, GansearchError
 
 
@@ -105,15 +105,22 @@ class ProgressBar:
 
 
 def resolve_device(name: str) -> torch.device:
+    """The torch device for ``name`` (auto, cpu, cuda, cuda:N), refused unless this machine has it."""
+    check_device("device", name)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} asked for, but CUDA is not available here; "
-                          "use device: cpu or auto")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"device must be auto, cpu or cuda[:N], got {name!r}") from None
+    device = torch.device(name)
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if not count:
+            raise ConfigError(f"device {name!r} asked for, but CUDA is not available here; "
+                              "use device: cpu or auto")
+        if (device.index or 0) >= count:
+            raise ConfigError(f"device {name!r} asked for, but this machine has {count} CUDA "
+                              f"device(s): use cuda:0 .. cuda:{count - 1}")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {name!r} asked for, but MPS is not available here; use cpu or auto")
+    return device
 
 
 def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:

@@ -18,7 +18,7 @@ import torch
 from torchvision.utils import save_image
 
 from gansearch.checkpoint import Checkpoint, save_checkpoint
-from gansearch.config import from_dict, to_dict
+from gansearch.config import check_device, check_seed, from_dict, to_dict
 from gansearch.data.config import DataConfig, load_data
 from gansearch.errors import ConfigError
 from gansearch.models import (
@@ -54,6 +54,8 @@ class TeacherConfig:
     out: str | None = None  # output folder (default: runs/teachers/<config name>)
 
     def __post_init__(self) -> None:
+        check_seed("seed", self.seed)
+        check_device("device", self.device)
         if self.data.source not in DATA_SOURCES[self.model]:
             raise ConfigError(f"data.source {self.data.source!r} does not fit model {self.model!r}; "
                               f"use one of {', '.join(DATA_SOURCES[self.model])}")
