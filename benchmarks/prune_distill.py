@@ -38,7 +38,6 @@ import torch
 import gansearch
 from benchmarks.machine import describe
 from gansearch.compress.distill import KDConfig
-from gansearch.compress.finetune import FinetuneConfig, PlainLoss, paired_batches
 from gansearch.compress.prune_distill import (
     NOT_RESTORED,
     PruneDistillConfig,
@@ -49,10 +48,12 @@ from gansearch.compress.prune_distill import (
     training_recovery,
 )
 from gansearch.data.sets import edges2photos
+from gansearch.families.resnet import Resnet
+from gansearch.families.translation import Pix2PixTrainConfig, paired_batches
 from gansearch.metrics import ssim
 from gansearch.metrics.cost import human
 from gansearch.models import PatchGANConfig, PatchGANDiscriminator, ResnetConfig, ResnetGenerator
-from gansearch.train.pix2pix import Pix2PixTrainConfig, train_pix2pix
+from gansearch.train.adversarial import LoopConfig, PlainLoss
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -82,12 +83,11 @@ def main(argv: list[str] | None = None) -> None:
                                                                  seed=args.seed + 1).tensors)
     teacher = ResnetGenerator(ResnetConfig(filters=args.filters, n_blocks=args.blocks)).to(args.device)
     discriminator = PatchGANDiscriminator(PatchGANConfig(filters=args.filters, n_layers=2)).to(args.device)
-    train_pix2pix(train, teacher, discriminator,
-                  Pix2PixTrainConfig(iterations=args.teacher_iterations, batch_size=args.batch),
-                  seed=args.seed)
+    Resnet().train(teacher, discriminator, train,
+                   Pix2PixTrainConfig(iterations=args.teacher_iterations, batch_size=args.batch), seed=args.seed)
     teacher.eval()
     example = source[:1]
-    finetune = FinetuneConfig(iterations=args.step_iterations)
+    finetune = LoopConfig(iterations=args.step_iterations)
     plain = PlainLoss(alpha_rec=100.0, rec_norm="l1")
     kd_feature = KDConfig(alpha_feature=1.0, alpha_rec=100.0, alpha_gan=1.0, rec_norm="l1", pairs=())
     kd_full = KDConfig(alpha_feature=1.0, alpha_rec=100.0, alpha_gan=1.0, rec_norm="l1")

@@ -26,9 +26,9 @@ import torch.nn.functional as F
 from benchmarks.machine import describe
 from gansearch.compress.regrow import ReganCallback, ReganConfig, ReganResult
 from gansearch.data import digits, take_fraction
+from gansearch.families.dcgan import DCGAN, DCGANTrainConfig
 from gansearch.metrics import frechet_distance, swd
 from gansearch.models import DCGANConfig, DCGANDiscriminator, DCGANGenerator
-from gansearch.train import DCGANTrainConfig, train_dcgan
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -100,8 +100,7 @@ def train(data, config: ReganConfig, args, iterations: int | None = None
     regan = ReganCallback(config, stability_every=25)
     start, start_cpu = time.perf_counter(), time.process_time()
     params = DCGANTrainConfig(iterations=iterations or args.iterations, batch_size=args.batch)
-    train_dcgan(data, g, d, params,
-                seed=args.seed, callbacks=[regan])
+    DCGAN().train(g, d, data, params, seed=args.seed, callbacks=[regan])
     return g, regan.result, time.perf_counter() - start, time.process_time() - start_cpu
 
 

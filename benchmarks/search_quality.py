@@ -202,7 +202,7 @@ def quiet_libraries() -> None:
 
 
 def train_teacher_once(folder: Path, args) -> tuple[Path, float]:
-    from gansearch.train.teacher import parse_teacher_config, train_teacher
+    from gansearch.families.teacher import parse_teacher_config, train_teacher
 
     start = time.perf_counter()
     cfg = parse_teacher_config({

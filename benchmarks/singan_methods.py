@@ -48,10 +48,11 @@ from benchmarks.timing import interleaved_latency
 from gansearch.compress.pipeline import SinGANPruneConfig, train_prune_finetune
 from gansearch.data.images import BUNDLED_IMAGES, load_image
 from gansearch.errors import ConfigError, GansearchError, ResourceMissingError
+from gansearch.families import example_input
+from gansearch.families.singan import SinGANTrainConfig, build_singan, train_singan
 from gansearch.metrics import WEIGHTS_ENV, Cost, InceptionConfig, load_inception, sifid, swd
 from gansearch.metrics.cost import human, human_bytes
-from gansearch.models import SinGANGenerator, example_input
-from gansearch.train.singan import SinGANTrainConfig, build_singan, train_singan
+from gansearch.models import SinGANGenerator
 
 PAPER_ITERATIONS = 2000  # per scale (seeds/000_*.txt sec. 4); the pipeline's splits are shares of it
 

@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
 def make_teacher(storage: Path, filters: int, max_size: int, device: str) -> Path:
     """A SinGAN teacher trained for one iteration per scale: its quality does not matter here,
     its size does."""
-    from gansearch.train.teacher import parse_teacher_config, train_teacher
+    from gansearch.families.teacher import parse_teacher_config, train_teacher
 
     out = storage / f"teacher-f{filters}-s{max_size}"
     if not (out / "teacher.pt").is_file():

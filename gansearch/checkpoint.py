@@ -2,8 +2,11 @@
 
 Weights are stored as a deployed model has them: pruning masks folded in, pruned channels
 gone, in their own dtype. The file holds only tensors and plain Python values, so it loads with
-``weights_only=True`` and no code from the file ever runs. It is written to a temporary file
-and renamed into place, so an interrupted save leaves no half-written checkpoint.
+``weights_only=True`` and no code from the file ever runs; the generator is rebuilt by its
+family (``gansearch.families``) from the config. A family whose config names code of the
+user's (``module``) is only built when the caller trusts the file (``trust_code``). The file is
+written to a temporary name and renamed into place, so an interrupted save leaves no
+half-written checkpoint.
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from gansearch.compress.architecture import describe, rebuild
+from gansearch import families
 from gansearch.config import to_dict
-from gansearch.errors import CheckpointError, first_line
+from gansearch.errors import CheckpointError, ConfigError, first_line, short
 from gansearch.metrics.cost import stored_tensors
-from gansearch.models import build
+from gansearch.models.compressed import describe, rebuild
 
 FORMAT = "gansearch.checkpoint"
 VERSION = 1
@@ -31,10 +34,14 @@ VERSION = 1
 
 @dataclass
 class Checkpoint:
-    model: str  # family name, a key of gansearch.models.FAMILIES
+    model: str  # family name, a key of gansearch.families.FAMILIES
     generator: nn.Module
     discriminator: nn.Module | None = None
     meta: dict[str, Any] = field(default_factory=dict)  # training config, history, data
+
+    @property
+    def family(self) -> families.Family:
+        return families.get(self.model, self.generator.config)
 
 
 def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> Path:
@@ -66,11 +73,17 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
-    """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``)."""
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", *,
+                    trust_code: bool = False) -> Checkpoint:
+    """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``).
+
+    ``trust_code``: build generators whose family runs code the file names (a user module);
+    without it such a file is refused in one line.
+    """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file; train one with 'gansearch train'")
+        raise CheckpointError(f"{path}: no such checkpoint file; train one with 'gansearch train' or "
+                              "bring one in with 'gansearch import'")
     try:
         with warnings.catch_warnings():  # torch warns about pickle protocols before refusing
             warnings.simplefilter("ignore", UserWarning)
@@ -90,10 +103,18 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"(this gansearch reads version {VERSION})"
         )
     try:
-        generator = _restore(payload["model"], "generator", payload)
+        family = families.get(payload.get("model"))
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    if family.needs_code and not trust_code:
+        raise CheckpointError(
+            f"{path}: its generator is built by calling {_factory(payload)}, code on this machine that the "
+            "file names; load it only if you trust the file: --trust-code on the command line, "
+            "trust_code: true under teacher: in a search space")
+    try:
+        generator = _restore(family, "generator", payload)
         discriminator = (
-            _restore(payload["model"], "discriminator", payload)
-            if payload.get("discriminator") is not None else None
+            _restore(family, "discriminator", payload) if payload.get("discriminator") is not None else None
         )
     except Exception as exc:  # shapes, keys and configs that do not fit come in many types
         raise CheckpointError(f"{path}: checkpoint does not match its model ({type(exc).__name__}: "
@@ -104,11 +125,17 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return Checkpoint(payload["model"], generator, discriminator, meta)
 
 
-def _restore(model: str, role: str, payload: dict[str, Any]) -> nn.Module:
+def _restore(family: families.Family, role: str, payload: dict[str, Any]) -> nn.Module:
     # A compressed model is its config's architecture with fewer channels, factorized or int8
     # layers: build the original, replay those changes, and take the stored tensors as they are
     # (assign=True keeps their dtype, e.g. a half-precision student).
-    module = rebuild(build(model, role, payload[f"{role}_config"]), payload.get(f"{role}_architecture"),
-                     payload[role])
+    config = payload[f"{role}_config"]
+    built = family.generator_from(config) if role == "generator" else family.discriminator_from(config)
+    module = rebuild(built, payload.get(f"{role}_architecture"), payload[role])
     module.load_state_dict(payload[role], assign=True)
     return module.eval()
+
+
+def _factory(payload: dict[str, Any]) -> str:
+    config = payload.get("generator_config")
+    return short(config.get("factory")) if isinstance(config, dict) else "a function"

@@ -45,6 +45,27 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, help="override the config's seed")
     t.set_defaults(run=_train)
 
+    im = verbs.add_parser("import", help="a generator trained elsewhere as a teacher checkpoint: "
+                                         "pix2pix/CycleGAN, the PyTorch examples' DCGAN, your own module")
+    im.add_argument("format", choices=("pix2pix", "dcgan", "module"), help="what wrote WEIGHTS")
+    im.add_argument("weights", type=Path, help="the state dict (e.g. latest_net_G.pth)")
+    im.add_argument("--out", type=Path, required=True, help="the teacher checkpoint to write (TEACHER.pt)")
+    im.add_argument("--generator", help="pix2pix: resnet_9blocks, resnet_6blocks, unet_128 or unet_256 "
+                                        "(default: read from the tensors)")
+    im.add_argument("--ngf", type=int, help="pix2pix: filters of the first layer (checked)")
+    im.add_argument("--norm", choices=("batch", "instance"), help="pix2pix: norm layers (checked)")
+    im.add_argument("--dropout", action=argparse.BooleanOptionalAction,
+                    help="pix2pix: dropout while fine-tuning (the U-Net's file cannot say; default off)")
+    im.add_argument("--discriminator", type=Path, help="pix2pix: its PatchGAN too (latest_net_D.pth)")
+    im.add_argument("--module", help="module: package.module:factory or path/to/file.py:factory")
+    im.add_argument("--kwargs", default="{}", help="module: keyword arguments of the factory, as YAML")
+    im.add_argument("--input", help="module: what it takes: latent:N, latent:NxHxW or image:CxHxW")
+    im.add_argument("--data", help="the data it was trained on, as a YAML data: mapping, e.g. "
+                                   "'{source: edges2photos, image_size: 256}' (or give data: in the sweep)")
+    im.add_argument("--train", default="{}", help="training hyperparameters for fine-tuning, as YAML "
+                                                   "(default: the family's)")
+    im.set_defaults(run=_import)
+
     pr = verbs.add_parser("profile", help="measure a checkpoint's generator: parameters, MACs, "
                                           "storage, activation memory, latency")
     pr.add_argument("checkpoint", type=Path)
@@ -54,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--runs", type=int, default=20, help="timed forward passes (0: no timing)")
     pr.add_argument("--device", default="cpu")
     pr.add_argument("--layers", action="store_true", help="also print the per-operator MACs")
+    pr.add_argument("--trust-code", action="store_true", help="build a generator whose checkpoint names "
+                                                              "code of yours (gansearch import module)")
     pr.set_defaults(run=_profile)
 
     sw = verbs.add_parser("sweep", help="run a compression sweep: Ray Tune trials, MLflow runs, "
@@ -104,6 +127,8 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", type=Path, help="output folder (default: SWEEP/export)")
     ex.add_argument("--register", metavar="NAME", help="also register each as a version of model "
                                                        "NAME in the sweep's MLflow Model Registry")
+    ex.add_argument("--trust-code", action="store_true", help="build students whose checkpoints name "
+                                                              "code of yours (a module teacher)")
     ex.set_defaults(run=_export)
     return p
 
@@ -114,7 +139,7 @@ def _export(args: argparse.Namespace) -> int:
     if not args.sweep.is_dir():
         raise ConfigError(f"{args.sweep}: no such sweep folder; pass runs/sweeps/NAME")
     written = export_trials(args.sweep, args.out or args.sweep / "export", trial=args.trial,
-                            pareto=args.pareto, register=args.register)
+                            pareto=args.pareto, register=args.register, trust_code=args.trust_code)
     for folder in written:
         print(f"exported {folder}")
     if args.register:
@@ -177,8 +202,9 @@ def _report(args: argparse.Namespace) -> int:
     print(f"hypervolume {report.hypervolume:.6g} (reference point "
           + ", ".join(f"{k} {v:.6g}" for k, v in report.reference.items()) + ")")
     teacher = report.teacher
-    print("teacher: " + (", ".join(f"{k} {v:.6g}" for k, v in teacher.items()) + " (cost only)"
-                         if teacher else "checkpoint not found; not marked"))
+    measured = "measured as every trial" if report.quality in teacher else "cost only"
+    print("teacher: " + (", ".join(f"{k} {v:.6g}" for k, v in teacher.items()) + f" ({measured})"
+                         if teacher else "not measured and its checkpoint not found; not marked"))
     for path in report.files:
         print(f"wrote {path}")
     if report.parent_run_id:
@@ -241,11 +267,12 @@ def _trial(args: argparse.Namespace) -> int:
             teacher = spec.resolve(spec.teacher.checkpoint)
         else:
             from gansearch.search.folder import SweepLock
-            from gansearch.search.sweep import SweepOptions, prepare_teacher, sweep_folder
+            from gansearch.search.sweep import SweepOptions, sweep_folder
+            from gansearch.search.teacher import prepare_teacher
 
             folder = sweep_folder(spec, SweepOptions())
             with SweepLock(folder.parent, folder.name):  # the sweep's own teacher, trained once
-                teacher, _ = prepare_teacher(spec, folder)
+                teacher = prepare_teacher(spec, folder)
 
     def report(metrics, _checkpoint) -> None:
         shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
@@ -260,7 +287,7 @@ def _trial(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from gansearch.config import load_yaml
-    from gansearch.train.teacher import parse_teacher_config, train_teacher
+    from gansearch.families.teacher import parse_teacher_config, train_teacher
 
     raw = load_yaml(args.config)
     for key in ("device", "seed"):
@@ -270,8 +297,54 @@ def _train(args: argparse.Namespace) -> int:
     out = args.out or Path(cfg.out or Path("runs") / "teachers" / args.config.stem)
     ckpt = train_teacher(cfg, out)
     print(f"teacher written to {out / 'teacher.pt'} (samples: {out / 'samples.png'})")
-    print(_profile_text(ckpt.generator, size=cfg.data.image_size if cfg.model == "resnet" else None))
+    print(_profile_text(ckpt.generator, size=cfg.data.image_size))
     return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from gansearch.checkpoint import Checkpoint, save_checkpoint
+    from gansearch.config import from_dict
+    from gansearch.data.config import DataConfig
+    from gansearch.families import get
+    from gansearch.families.importers import import_generator, teacher_meta
+
+    if args.out.exists():
+        raise ConfigError(f"--out {args.out} exists; remove it or write the teacher elsewhere")
+    options = {"generator": args.generator, "ngf": args.ngf, "norm": args.norm, "dropout": args.dropout,
+               "discriminator": args.discriminator, "module": args.module, "input": args.input,
+               "kwargs": _mapping("--kwargs", args.kwargs)}
+    data = _mapping("--data", args.data) if args.data else None
+    train = _mapping("--train", args.train)
+    imported = import_generator(args.format, args.weights, **options)
+    family = get(imported.model, imported.generator.config)
+    if data is not None:
+        family.check_data(from_dict(DataConfig, data, "--data"), "--data source")
+    from_dict(family.train_config, train, "--train")
+    save_checkpoint(args.out, Checkpoint(imported.model, imported.generator, imported.discriminator,
+                                         meta=teacher_meta(imported, data, train)))
+    print(f"imported {args.weights} as a {imported.model} teacher: {args.out}")
+    for note in imported.notes:
+        print(f"note: {note}")
+    if imported.discriminator is None:
+        print("note: no discriminator came with it: steps that train the student (finetune, distill, "
+              "slim, regan) build a fresh one of the family's kind, sized to the data, and train it with "
+              "the student")
+    print(_profile_text(imported.generator, runs=0))
+    trust = ", trust_code: true" if family.needs_code else ""
+    print(f"use it in a search space as   teacher: {{checkpoint: {args.out}{trust}}}"
+          + ("" if data else "   with data: (what to compress it on)"))
+    return 0
+
+
+def _mapping(flag: str, text: str) -> dict:
+    from gansearch.config import parse_yaml
+
+    value = parse_yaml(text, flag)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{flag}: expected a YAML mapping such as '{{key: value}}', got {text[:60]!r}")
+    return value
 
 
 def _profile(args: argparse.Namespace) -> int:
@@ -283,7 +356,7 @@ def _profile(args: argparse.Namespace) -> int:
     check_range("--runs", args.runs, 0)
     if args.size is not None:
         check_range("--size", args.size, 4)
-    ckpt = load_checkpoint(args.checkpoint)
+    ckpt = load_checkpoint(args.checkpoint, trust_code=args.trust_code)
     generator = ckpt.generator.to(resolve_device(args.device))
     print(_profile_text(generator, size=args.size, batch=args.batch, runs=args.runs,
                         layers=args.layers))
@@ -291,8 +364,8 @@ def _profile(args: argparse.Namespace) -> int:
 
 
 def _profile_text(generator, *, size=None, batch=1, runs=20, layers=False) -> str:
+    from gansearch.families import example_input
     from gansearch.metrics.cost import human, profile
-    from gansearch.models import example_input
 
     inputs = example_input(generator, batch, size)
     cost = profile(generator, inputs, latency_runs=runs)

@@ -32,15 +32,16 @@ import torch
 
 from gansearch.checkpoint import load_checkpoint
 from gansearch.errors import ConfigError, first_line, short
+from gansearch.families import example_input
 from gansearch.metrics.cost import profile
-from gansearch.models import example_input
 from gansearch.report.sweep import load_sweep
 from gansearch.search.folder import inside, read_table
 
 
 def export_trials(sweep: str | Path, out: str | Path, *, trial: str | None = None,
-                  pareto: bool = False, register: str | None = None) -> list[Path]:
-    """Export one trial (``trial``) or every trial on the sweep's front (``pareto``)."""
+                  pareto: bool = False, register: str | None = None, trust_code: bool = False) -> list[Path]:
+    """Export one trial (``trial``) or every trial on the sweep's front (``pareto``);
+    ``trust_code`` builds students whose checkpoints name code of the user's (a module teacher)."""
     results = load_sweep(sweep)
     folder, table = results.folder, results.table
     if trial is not None:
@@ -70,7 +71,7 @@ def export_trials(sweep: str | Path, out: str | Path, *, trial: str | None = Non
     students = {t: _student_file(folder, t) for t in targets}
     if register:
         registry = _registry(folder, register)
-    written = [export_trial(folder, row, targets[row["trial_id"]], students[row["trial_id"]])
+    written = [export_trial(folder, row, targets[row["trial_id"]], students[row["trial_id"]], trust_code)
                for row in rows.to_dict("records")]
     if register:
         register_students(registry, folder, written, register)
@@ -98,10 +99,11 @@ def _student_file(folder: Path, trial_id: str) -> Path:
     return path
 
 
-def export_trial(sweep: Path, row: dict[str, Any], out: Path, student_file: Path | None = None) -> Path:
+def export_trial(sweep: Path, row: dict[str, Any], out: Path, student_file: Path | None = None,
+                 trust_code: bool = False) -> Path:
     """Write the export folder ``out`` (which must not exist) for one finished trial."""
     student_file = student_file or _student_file(sweep, str(row["trial_id"]))
-    ckpt = load_checkpoint(student_file)
+    ckpt = load_checkpoint(student_file, trust_code=trust_code)
     generator = ckpt.generator.eval()
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:

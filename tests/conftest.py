@@ -11,7 +11,7 @@ def _seed_and_threads():
 @pytest.fixture(scope="session")
 def tiny_singan_teacher(tmp_path_factory):
     """A SinGAN teacher trained for a few iterations on a 24-pixel photograph (seconds)."""
-    from gansearch.train.teacher import parse_teacher_config, train_teacher
+    from gansearch.families.teacher import parse_teacher_config, train_teacher
 
     out = tmp_path_factory.mktemp("teacher")
     cfg = parse_teacher_config({

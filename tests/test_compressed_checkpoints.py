@@ -9,7 +9,8 @@ from gansearch.compress import prune_filters, prune_unstructured
 from gansearch.compress.lowrank import factorize
 from gansearch.compress.precision import quantize_int8, to_dtype
 from gansearch.compress.weight_sharing import share_weights
-from gansearch.models import SinGANConfig, build, example_input
+from gansearch.families import build, example_input
+from gansearch.models import SinGANConfig
 
 
 def _resnet():

@@ -17,21 +17,16 @@ from gansearch.compress.distill import (
     transformation_loss,
     transformation_matrix,
 )
-from gansearch.compress.finetune import (
-    FinetuneConfig,
-    PlainLoss,
-    adversarial_finetune,
-    latent_batches,
-    paired_batches,
-    singan_scale_batches,
-)
 from gansearch.compress.prune_distill import group_sizes, prune_to_ratio
 from gansearch.compress.structured import prune_filters
-from gansearch.data.images import load_image
+from gansearch.data.images import load_image, resize
 from gansearch.data.sets import edges2photos
 from gansearch.errors import ConfigError
-from gansearch.models import build
-from gansearch.train.singan import SinGANTrainConfig, build_singan, train_singan
+from gansearch.families import build
+from gansearch.families.dcgan import latent_batches
+from gansearch.families.singan import SinGANTrainConfig, build_singan, scale_batches, train_singan
+from gansearch.families.translation import paired_batches
+from gansearch.train.adversarial import LoopConfig, PlainLoss, adversarial_train
 
 X = torch.randn(1, 3, 32, 32)
 
@@ -158,8 +153,8 @@ def test_distilling_a_pruned_resnet_on_pairs_lowers_its_loss(pairs):
     teacher = _resnet()
     student = prune_filters(teacher, X, 0.5, "fpgm")
     objective = KDLoss(teacher, student, X, KDConfig(alpha_gan=0.0))
-    history = adversarial_finetune(student, _patchgan(), paired_batches(pairs, 4), objective,
-                                   FinetuneConfig(iterations=12, lr_g=2e-3))
+    history = adversarial_train(student, _patchgan(), paired_batches(pairs, 4), objective,
+                                   LoopConfig(iterations=12, lr_g=2e-3))
     assert len(history) == 12 and set(history[0]) == {"step", "d", "g_adv", "transform", "feature", "rec"}
     total = [h["transform"] + h["feature"] + h["rec"] for h in history]
     assert sum(total[-3:]) < sum(total[:3])
@@ -168,14 +163,14 @@ def test_distilling_a_pruned_resnet_on_pairs_lowers_its_loss(pairs):
 
 def test_plain_training_path_uses_no_teacher(pairs):
     student = prune_filters(_resnet(), X, 0.5, "fpgm")
-    history = adversarial_finetune(student, _patchgan(), paired_batches(pairs, 4), PlainLoss(),
-                                   FinetuneConfig(iterations=3))
+    history = adversarial_train(student, _patchgan(), paired_batches(pairs, 4), PlainLoss(),
+                                   LoopConfig(iterations=3))
     assert set(history[-1]) == {"step", "d", "g_adv", "rec"}
     assert all(math.isfinite(v) for h in history for v in h.values())
     dcgan = build("dcgan", "generator", {"filters": 8})
     with pytest.raises(ConfigError, match="real images"):
-        adversarial_finetune(dcgan, build("dcgan", "discriminator", {"filters": 8}),
-                             latent_batches(100, 4), PlainLoss(), FinetuneConfig(iterations=1))
+        adversarial_train(dcgan, build("dcgan", "discriminator", {"filters": 8}),
+                             latent_batches(100, 4), PlainLoss(), LoopConfig(iterations=1))
 
 
 def test_dcgan_distils_unpaired_against_the_teachers_output():
@@ -184,8 +179,8 @@ def test_dcgan_distils_unpaired_against_the_teachers_output():
     student = prune_filters(teacher, z, 0.5, "fpgm")
     kd = KDLoss(teacher, student, z, KDConfig())
     assert {n for n in kd.names if kd.adapted(n)} == {"net.0", "net.2", "net.3", "net.5", "net.6", "net.8"}
-    history = adversarial_finetune(student, build("dcgan", "discriminator", {"filters": 8}),
-                                   latent_batches(100, 4), kd, FinetuneConfig(iterations=3))
+    history = adversarial_train(student, build("dcgan", "discriminator", {"filters": 8}),
+                                   latent_batches(100, 4), kd, LoopConfig(iterations=3))
     assert history[-1]["transform"] > 0 and history[-1]["rec"] > 0
     assert all(math.isfinite(v) for h in history for v in h.values())
     assert student(z).shape == teacher(z).shape
@@ -204,9 +199,9 @@ def test_a_singan_scale_distils_as_a_teacher_student_pair():
     kd = KDLoss(teacher, student, example, KDConfig())
     assert kd.pairs == (("body.0.0", "body.0"), ("body.1.0", "body.1"), ("body.2.0", "body.2"),
                         ("body.3.0", "body.3"))
-    history = adversarial_finetune(student, copy.deepcopy(D.scales[k]),
-                                   singan_scale_batches(G, k, image), kd,
-                                   FinetuneConfig(iterations=2, loss="wgan-gp", lr_g=5e-4, lr_d=5e-4))
+    history = adversarial_train(student, copy.deepcopy(D.scales[k]),
+                                   scale_batches(G, k, resize(image, size=G.config.sizes[k])), kd,
+                                   LoopConfig(iterations=2, loss="wgan-gp", lr_g=5e-4, lr_d=5e-4))
     assert all(math.isfinite(v) for h in history for v in h.values())
     G.scales[k] = student  # the compressed scale drops back into the pyramid
     assert student.body[0][0].out_channels == 4

@@ -14,7 +14,7 @@ from gansearch.compress.lowrank import (
 )
 from gansearch.compress.precision import quantize_int8
 from gansearch.errors import ConfigError
-from gansearch.models import build, example_input
+from gansearch.families import build, example_input
 
 CONFIGS = {
     "singan": {"sizes": [[8, 8], [11, 11], [14, 14]], "filters": 8, "double_every": 2},

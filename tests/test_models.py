@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from gansearch.errors import ConfigError
+from gansearch.families import build
 from gansearch.models import (
     DCGANConfig,
     DCGANDiscriminator,
@@ -14,7 +15,6 @@ from gansearch.models import (
     SinGANConfig,
     SinGANDiscriminator,
     SinGANGenerator,
-    build,
     pyramid_sizes,
 )
 

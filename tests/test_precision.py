@@ -15,7 +15,7 @@ from gansearch.compress.precision import (
 )
 from gansearch.compress.weight_sharing import kmeans_1d, share_weights
 from gansearch.errors import ConfigError
-from gansearch.models import build, example_input
+from gansearch.families import build, example_input
 
 CONFIGS = {
     "singan": {"sizes": [[8, 8], [11, 11], [14, 14]], "filters": 8, "double_every": 2},

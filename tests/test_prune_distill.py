@@ -9,7 +9,6 @@ import torch
 
 import gansearch
 from gansearch.compress.distill import KDConfig
-from gansearch.compress.finetune import FinetuneConfig, PlainLoss, paired_batches
 from gansearch.compress.prune_distill import (
     NOT_RESTORED,
     REACHED_TARGET,
@@ -23,8 +22,10 @@ from gansearch.compress.prune_distill import (
 )
 from gansearch.data.sets import edges2photos
 from gansearch.errors import ConfigError
+from gansearch.families import build
+from gansearch.families.translation import paired_batches
 from gansearch.metrics import ssim
-from gansearch.models import build
+from gansearch.train.adversarial import LoopConfig, PlainLoss
 
 X = torch.randn(1, 3, 32, 32)
 
@@ -70,7 +71,7 @@ def test_loop_stops_at_the_target_with_measured_costs(data):
     (train, (src, tgt)), teacher = data, _teacher()
     D = build("resnet", "discriminator", {"filters": 8, "n_layers": 2})
     recover = distill_recovery(teacher, D, paired_batches(train, 4), X, KDConfig(),
-                               FinetuneConfig(iterations=2))
+                               LoopConfig(iterations=2))
     seen = []
     result = prune_distill(teacher, X, recover, paired_quality(src, tgt),
                            PruneDistillConfig(step_ratio=0.25, target_ratio=0.5, tolerance=math.inf),
@@ -88,7 +89,7 @@ def test_loop_stops_at_the_target_with_measured_costs(data):
 def test_loop_stops_early_when_quality_is_not_restored(data):
     (train, (src, tgt)), teacher = data, _teacher()
     D = build("resnet", "discriminator", {"filters": 8, "n_layers": 2})
-    recover = training_recovery(D, paired_batches(train, 4), PlainLoss(), FinetuneConfig(iterations=2))
+    recover = training_recovery(D, paired_batches(train, 4), PlainLoss(), LoopConfig(iterations=2))
     # a student would have to beat the teacher by 1000 dB: impossible
     result = prune_distill(teacher, X, recover, paired_quality(src, tgt),
                            PruneDistillConfig(step_ratio=0.25, target_ratio=0.5, tolerance=-1000))
@@ -137,6 +138,6 @@ def test_the_teacher_is_untouched(data):
     before = copy.deepcopy(teacher.state_dict())
     D = build("resnet", "discriminator", {"filters": 8, "n_layers": 2})
     prune_distill(teacher, X, distill_recovery(teacher, D, paired_batches(train, 4), X, KDConfig(),
-                                               FinetuneConfig(iterations=1)),
+                                               LoopConfig(iterations=1)),
                   paired_quality(src, tgt), PruneDistillConfig(0.5, 0.5, tolerance=math.inf))
     assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())

@@ -10,8 +10,9 @@ from gansearch.compress.regrow import ReganCallback, ReganConfig, phase_at, sing
 from gansearch.compress.unstructured import prunable_layers
 from gansearch.data import digits, faces, take_fraction
 from gansearch.errors import ConfigError
+from gansearch.families.dcgan import DCGAN, DCGANTrainConfig
+from gansearch.families.singan import SinGANTrainConfig, build_singan, train_singan
 from gansearch.models import DCGANConfig, DCGANDiscriminator, DCGANGenerator
-from gansearch.train import DCGANTrainConfig, SinGANTrainConfig, build_singan, train_dcgan, train_singan
 
 LR = 2e-4
 # warm-up 4, g = 5, 22 iterations: sparse after iterations 4..8 and 14..18, grown after 9..13, 19..22
@@ -35,8 +36,8 @@ def _train(callbacks, *, data=None, iterations=22, seed=0):
     cfg = DCGANConfig(image_size=8, filters=4, latent_dim=4)
     g, d = DCGANGenerator(cfg), DCGANDiscriminator(cfg)
     data = digits(8) if data is None else data
-    train_dcgan(data, g, d, DCGANTrainConfig(iterations=iterations, batch_size=8, lr_g=LR, lr_d=LR),
-                callbacks=callbacks)
+    DCGAN().train(g, d, data, DCGANTrainConfig(iterations=iterations, batch_size=8, lr_g=LR, lr_d=LR),
+                  callbacks=callbacks)
     return g, d
 
 

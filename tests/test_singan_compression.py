@@ -5,14 +5,15 @@ import pytest
 import torch
 
 import gansearch
+from gansearch import families
 from gansearch.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from gansearch.compress.pipeline import SinGANPruneConfig, train_prune_finetune
-from gansearch.compress.scratch import scratch_config, scratch_generator
 from gansearch.compress.unstructured import prunable_layers
 from gansearch.data.images import load_image
 from gansearch.errors import ConfigError
-from gansearch.models import SinGANConfig, example_input
-from gansearch.train.singan import SinGANTrainConfig, build_singan, train_singan
+from gansearch.families import example_input
+from gansearch.families.singan import SinGANTrainConfig, build_singan, train_singan
+from gansearch.models import SinGANConfig, SinGANGenerator
 
 TRAIN = SinGANTrainConfig(iterations=5, min_size=16)
 
@@ -98,12 +99,14 @@ def test_bad_prune_config(kwargs, match):
 
 @pytest.mark.parametrize("filters", [4, 12, 16])
 def test_pruning_from_scratch_keeps_the_doubling_rule(filters):
-    base = SinGANConfig(sizes=((16, 16),) * 9, filters=32)
-    small = scratch_config(base, filters)
-    assert [small.filters_at(k) for k in (0, 3, 4, 8)] == [filters, filters, 2 * filters, 4 * filters]
+    teacher = SinGANGenerator(SinGANConfig(sizes=((16, 16),) * 9, filters=32))
+    teacher.noise_amps.fill_(0.3)
+    small = families.get("singan").scratch(teacher, filters)
+    assert [small.config.filters_at(k) for k in (0, 3, 4, 8)] == [filters, filters, 2 * filters, 4 * filters]
+    assert torch.equal(small.noise_amps, teacher.noise_amps)  # the image's, kept
     x = tuple(torch.randn(1, 3, 16, 16) for _ in range(9))
-    full = gansearch.profile(scratch_generator("singan", base, 32), x, latency_runs=0)
-    cut = gansearch.profile(scratch_generator("singan", base, filters), x, latency_runs=0)
+    full = gansearch.profile(teacher, x, latency_runs=0)
+    cut = gansearch.profile(small, x, latency_runs=0)
     share = filters / 32  # conv weights scale with the square of the width
     assert share**2 < cut.params / full.params < share + 0.05
 
@@ -117,8 +120,10 @@ def test_pruning_from_scratch_trains_from_random_weights(image):
 
 
 def test_scratch_needs_a_config_with_filters():
+    odd = torch.nn.Linear(1, 1)
+    odd.config = {"filters": 3}  # not a config dataclass
     with pytest.raises(ConfigError, match="filters"):
-        scratch_config({"filters": 3}, 4)
+        families.get("singan").scratch(odd, 4)
 
 
 def test_pretrained_pyramid_keeps_its_weights_until_pruned(image):

@@ -16,11 +16,13 @@ from gansearch.compress.fake_quant import (
     fake_quantize,
     is_fake_quantized,
 )
-from gansearch.compress.finetune import FinetuneConfig, latent_batches, paired_batches
 from gansearch.compress.slimming import SlimmingConfig, cut_by_scale, slim
 from gansearch.data.sets import edges2photos
 from gansearch.errors import ConfigError
-from gansearch.models import build
+from gansearch.families import build
+from gansearch.families.dcgan import latent_batches
+from gansearch.families.translation import paired_batches
+from gansearch.train.adversarial import LoopConfig
 
 X = torch.randn(1, 3, 32, 32)
 Z = torch.randn(2, 100)
@@ -87,7 +89,7 @@ def test_slimming_zeroes_scales_and_cuts_a_smaller_dcgan():
     before = {k: v.clone() for k, v in teacher.state_dict().items()}
     D = build("dcgan", "discriminator", {"filters": 8})
     config = SlimmingConfig(sparsity=8.0, lr_scale=0.1, bits=8)
-    result = slim(teacher, D, latent_batches(100, 4), Z, config, FinetuneConfig(iterations=4))
+    result = slim(teacher, D, latent_batches(100, 4), Z, config, LoopConfig(iterations=4))
     # the teacher ran in eval mode: its BatchNorm statistics did not move
     assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())
     zeros = sum(int((s == 0).sum()) for s in result.scales.values())
@@ -107,7 +109,7 @@ def test_slimming_a_batchnorm_resnet_on_pairs():
     D = build("resnet", "discriminator", {"filters": 8, "n_layers": 2})
     pairs = edges2photos(image_size=32, count=8)
     config = SlimmingConfig(sparsity=5.0, bits=None, kd=KDConfig(alpha_feature=0.0, pairs=()))
-    result = slim(teacher, D, paired_batches(pairs, 4), X, config, FinetuneConfig(iterations=3))
+    result = slim(teacher, D, paired_batches(pairs, 4), X, config, LoopConfig(iterations=3))
     norms = [n for n, m in teacher.named_modules() if isinstance(m, NORMS)]
     assert set(result.scales) == set(norms)
     assert result.channels_removed > 0 and result.cost.macs < result.dense_cost.macs
@@ -118,7 +120,7 @@ def test_slimming_a_batchnorm_resnet_on_pairs():
 def test_slimming_without_scales_is_a_config_error():
     with pytest.raises(ConfigError, match="norm: batch"):
         slim(_resnet("instance"), build("resnet", "discriminator", {"filters": 8}), iter(()), X,
-             SlimmingConfig(), FinetuneConfig(iterations=1))
+             SlimmingConfig(), LoopConfig(iterations=1))
 
 
 @pytest.mark.parametrize("kwargs,match", [

@@ -10,9 +10,11 @@ from torch import nn
 import gansearch
 from gansearch.compress import prune_filters
 from gansearch.compress.dependency import trace
-from gansearch.compress.structured import choose_channels, geometric_median, shrink_to
+from gansearch.compress.structured import choose_channels, geometric_median
 from gansearch.errors import ConfigError
-from gansearch.models import SinGANConfig, build, example_input
+from gansearch.families import build, example_input
+from gansearch.models import SinGANConfig
+from gansearch.models.compressed import shrink_to
 
 
 class UNet(nn.Module):

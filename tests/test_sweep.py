@@ -14,7 +14,7 @@ from mlflow import MlflowClient
 import gansearch
 from gansearch.checkpoint import load_checkpoint
 from gansearch.errors import ConfigError
-from gansearch.models import example_input
+from gansearch.families import example_input
 from gansearch.report.build import build_report
 from gansearch.report.pareto import pareto_front
 from gansearch.search.sweep import SweepOptions, run_sweep

@@ -8,14 +8,15 @@ import gansearch
 from gansearch.checkpoint import load_checkpoint
 from gansearch.data.sets import edges2photos
 from gansearch.errors import ConfigError
-from gansearch.models import DCGANGenerator, example_input
+from gansearch.families import example_input
+from gansearch.families.teacher import parse_teacher_config, train_teacher
+from gansearch.models import DCGANGenerator
 from gansearch.search.spec import parse_spec
 from gansearch.search.trial import run_trial
-from gansearch.train.teacher import parse_teacher_config, train_teacher
 
 TEACHERS = {
     "dcgan": {"model": "dcgan", "data": {"source": "digits", "image_size": 8},
-              "generator": {"filters": 8, "latent_dim": 8}, "train": {"iterations": 3, "batch_size": 16}},
+              "generator": {"filters": 8, "latent_dim": 8}, "train": {"iterations": 100, "batch_size": 16}},
     "resnet": {"model": "resnet", "data": {"source": "edges2photos", "image_size": 16, "count": 8},
                "generator": {"filters": 4, "n_blocks": 1, "norm": "batch"},
                "discriminator": {"filters": 4, "n_layers": 1}, "train": {"iterations": 2, "batch_size": 2}},
@@ -60,10 +61,10 @@ def test_prune_then_distill(teachers, family, tmp_path):
 @pytest.mark.parametrize("family", ["dcgan", "resnet"])
 def test_distillation_pulls_the_pruned_student_to_its_target(teachers, family, tmp_path):
     """L_rec alone (Gong et al. eq. 7): the target is the teacher's output for DCGAN's latents
-    (unpaired) and the ground truth for paired data; 20 steps must bring the student closer to
+    (unpaired) and the ground truth for paired data; 60 steps must bring the student closer to
     it than the pruned student it started from."""
     prune = {"prune_filters": {"amount": 0.5}}
-    distill = {"distill": {"iterations": 20, "batch_size": 4, "alpha_feature": 0.0, "alpha_rec": 10.0,
+    distill = {"distill": {"iterations": 60, "batch_size": 4, "alpha_feature": 0.0, "alpha_rec": 10.0,
                            "alpha_gan": 0.0, "transformation": False}}
     _, pruned = _trial(teachers[family], [prune], tmp_path / "pruned")
     _, distilled = _trial(teachers[family], [prune, distill], tmp_path / "distilled")
@@ -86,7 +87,7 @@ def _error_to_target(teacher_file, student) -> float:
 
 @pytest.mark.parametrize("family", ["dcgan", "resnet"])
 def test_prune_distill_reaches_its_target_in_steps(teachers, family, tmp_path):
-    recipe = [{"prune_distill": {"step_ratio": 0.25, "target_ratio": 0.5, "iterations_per_step": 10,
+    recipe = [{"prune_distill": {"step_ratio": 0.25, "target_ratio": 0.5, "iterations_per_step": 30,
                                  "batch_size": 4, "alpha_feature": 0.0, "alpha_gan": 0.0,
                                  "transformation": False}}]
     result, student = _trial(teachers[family], recipe, tmp_path / "steps")
@@ -119,6 +120,24 @@ def test_regan_keeps_the_sparse_generator(teachers, tmp_path):
     assert result["sparsity"] > 0.3
 
 
-def test_teacher_steps_refuse_singan(tiny_singan_teacher, tmp_path):
-    with pytest.raises(ConfigError, match="resnet and dcgan"):
-        _trial(tiny_singan_teacher, [{"distill": {"iterations": 1}}], tmp_path)
+@pytest.mark.parametrize("step, message", [
+    *((s, f"step '{s}' trains on batches of latent vectors or images; the singan family's generator takes "
+       "noise") for s in ("distill", "prune_distill", "slim")),
+    ("regan", "step 'regan' needs a generator of latent vectors"),
+])
+def test_teacher_steps_refuse_singan_before_the_sweep_starts(tiny_singan_teacher, step, message):
+    from helpers import spec
+
+    from gansearch.search.teacher import load_teacher
+
+    with pytest.raises(ConfigError, match=message):
+        load_teacher(tiny_singan_teacher, spec(tiny_singan_teacher, recipe=[step], space={}))
+
+
+def test_regan_needs_an_unconditional_gan(teachers):
+    from helpers import spec
+
+    from gansearch.search.teacher import load_teacher
+
+    with pytest.raises(ConfigError, match="step 'regan' needs a generator of latent vectors"):
+        load_teacher(teachers["resnet"], spec(teachers["resnet"], recipe=["regan"], space={}))

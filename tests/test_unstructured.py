@@ -8,7 +8,8 @@ import gansearch
 from gansearch.compress import make_permanent, prune_unstructured
 from gansearch.compress.unstructured import prunable_layers, sparsity_schedule
 from gansearch.errors import ConfigError
-from gansearch.models import SinGANConfig, build, example_input
+from gansearch.families import build, example_input
+from gansearch.models import SinGANConfig
 
 
 def _resnet():

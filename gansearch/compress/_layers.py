@@ -6,13 +6,9 @@ from torch import nn
 from torch.nn.utils import parametrize, prune
 
 from gansearch.errors import ConfigError
+from gansearch.models.compressed import is_int8
 
 WEIGHTED_LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
-
-
-def is_int8(layer: nn.Module) -> bool:
-    """Whether ``layer`` holds its weight as int8 (``gansearch.compress.precision.quantize_int8``)."""
-    return "weight_int8" in layer._parameters
 
 
 def weighted_layers(model: nn.Module, technique: str) -> list[tuple[str, nn.Module]]:

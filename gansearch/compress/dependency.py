@@ -26,8 +26,7 @@ import torch
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
-PRODUCERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
-NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.InstanceNorm2d)
+from gansearch.models.compressed import NORMS, PRODUCERS
 
 # Functions that act on every channel alike (or only on spatial dimensions).
 _ELEMENTWISE = {

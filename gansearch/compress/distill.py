@@ -12,7 +12,7 @@ The student learns from the teacher through four terms (seeds/001_*.txt eq. 8):
 - L_rec (eq. 7): the output against the ground truth (paired data) or against the teacher's
   output for the same input (unpaired data);
 - L_GAN: the adversarial loss against the teacher's discriminator, added by the training loop
-  (``gansearch.compress.finetune``) which also trains that discriminator.
+  (``gansearch.train.adversarial``) which also trains that discriminator.
 
 Features are read by forward hooks on named modules. Structured pruning keeps module names, so
 the same names exist in the teacher and the pruned student.
@@ -33,10 +33,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gansearch import families
 from gansearch.config import check_choice, check_range
 from gansearch.errors import ConfigError
-
-REC_NORMS = ("l2", "l1")
+from gansearch.train.adversarial import REC_NORMS, reconstruction_loss
 
 
 @dataclass(frozen=True)
@@ -103,11 +103,6 @@ def feature_loss(student: dict[str, Tensor], teacher: dict[str, Tensor], layers:
     return total
 
 
-def reconstruction_loss(output: Tensor, target: Tensor, norm: str = "l2") -> Tensor:
-    """L_rec (eq. 7): ``target`` is the ground truth (paired) or the teacher's output (unpaired)."""
-    return F.mse_loss(output, target) if norm == "l2" else F.l1_loss(output, target)
-
-
 def _zero(features: dict[str, Tensor]) -> Tensor:
     t = next(iter(features.values()), None)
     return torch.zeros((), device=t.device) if t is not None else torch.zeros(())
@@ -150,33 +145,14 @@ class FeatureTaps:
 
 
 def default_taps(generator: nn.Module) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
-    """The layers (for L_F) and layer pairs (for L_T) distilled when the config names none.
-
-    - ResNet generator: every top-level activation and every residual block; L_T over consecutive
-      ones at the trunk resolution (where eq. 4 applies: equal spatial size);
-    - DCGAN generator and a SinGAN scale generator: every hidden activation; L_T between each
-      stage's convolution and its activation, the only layers of equal size in these networks
-      (every DCGAN stage doubles the resolution, every SinGAN conv trims the border).
-    """
-    from gansearch.models.dcgan import DCGANGenerator
-    from gansearch.models.resnet import ResnetBlock, ResnetGenerator
-    from gansearch.models.singan import ConvBlock, ScaleGenerator
-
-    if isinstance(generator, ResnetGenerator):
-        seq = generator.model
-        layers = [f"model.{i}" for i, m in enumerate(seq) if isinstance(m, (nn.ReLU, ResnetBlock))]
-        blocks = [i for i, m in enumerate(seq) if isinstance(m, ResnetBlock)]
-        trunk = [f"model.{blocks[0] - 1}"] + [f"model.{i}" for i in blocks] if blocks else []
-        return tuple(layers), tuple(zip(trunk, trunk[1:], strict=False))
-    if isinstance(generator, DCGANGenerator):
-        acts = [i for i, m in enumerate(generator.net) if isinstance(m, nn.ReLU)]
-        return (tuple(f"net.{i}" for i in acts),
-                tuple((f"net.{i - 2}", f"net.{i}") for i in acts))  # ConvT, BN, ReLU
-    if isinstance(generator, ScaleGenerator):
-        blocks = [f"body.{i}" for i, m in enumerate(generator.body) if isinstance(m, ConvBlock)]
-        return tuple(blocks), tuple((f"{b}.0", b) for b in blocks)
-    raise ConfigError(f"no default distillation layers for {type(generator).__name__}; set kd.layers "
-                      "and kd.pairs to module names of the generator")
+    """The layers (for L_F) and layer pairs (for L_T) distilled when the config names none: those
+    of the generator's family (``Family.distill_taps`` in ``gansearch.families``)."""
+    try:
+        family = families.of(generator)
+    except ConfigError:
+        raise ConfigError(f"no default distillation layers for {type(generator).__name__}; set kd.layers "
+                          "and kd.pairs to module names of the generator") from None
+    return family.distill_taps(generator)
 
 
 # -- the objective ------------------------------------------------------------------------------

@@ -24,10 +24,7 @@ from torch import nn
 
 from gansearch.compress._layers import weighted_layers
 from gansearch.errors import ConfigError
-
-
-class LowRankConv(nn.Sequential):
-    """The two layers a factorized convolution became (run in sequence)."""
+from gansearch.models.compressed import LowRankConv
 
 
 def factorize(model: nn.Module, rank_ratio: float) -> nn.Module:
@@ -77,26 +74,16 @@ def factorize_conv(layer: nn.Conv2d | nn.ConvTranspose2d, rank: int) -> LowRankC
     root = s[:rank].sqrt()
     left = (u[:, :rank] * root).to(w.dtype)  # (rows, r)
     right = (root[:, None] * vh[:rank]).to(w.dtype)  # (r, cols)
-    cin, cout, kernel = layer.in_channels, layer.out_channels, layer.kernel_size
-    factory = {"device": w.device, "dtype": w.dtype}
-    has_bias = layer.bias is not None
-    if isinstance(layer, nn.ConvTranspose2d):  # rows: Cin, cols: Cout k k
-        first = nn.Conv2d(cin, rank, 1, bias=False, **factory)
-        second = nn.ConvTranspose2d(rank, cout, kernel, layer.stride, layer.padding,
-                                    layer.output_padding, dilation=layer.dilation, bias=has_bias,
-                                    **factory)
-        first_weight, second_weight = left.T, right
-    else:  # rows: Cout, cols: Cin k k
-        first = nn.Conv2d(cin, rank, kernel, layer.stride, layer.padding, layer.dilation,
-                          bias=False, padding_mode=layer.padding_mode, **factory)
-        second = nn.Conv2d(rank, cout, 1, bias=has_bias, **factory)
-        first_weight, second_weight = right, left
+    pair = LowRankConv.like(layer, rank)
+    first, second = pair
+    # ConvTranspose2d: rows are Cin, cols Cout k k; Conv2d: rows Cout, cols Cin k k.
+    first_weight, second_weight = (left.T, right) if isinstance(layer, nn.ConvTranspose2d) else (right, left)
     with torch.no_grad():
         first.weight.copy_(first_weight.reshape(first.weight.shape))
         second.weight.copy_(second_weight.reshape(second.weight.shape))
-        if has_bias:
+        if layer.bias is not None:
             second.bias.copy_(layer.bias)
-    return LowRankConv(first, second)
+    return pair
 
 
 def _matrix_shape(layer: nn.Conv2d | nn.ConvTranspose2d) -> tuple[int, int]:

@@ -22,9 +22,9 @@ from gansearch.compress.structured import CRITERIA, prune_filters
 from gansearch.compress.unstructured import NORMS, SCOPES, make_permanent, prune_unstructured
 from gansearch.config import check_choice, check_range
 from gansearch.errors import ConfigError
+from gansearch.families.singan import SinGANTrainConfig, train_singan
 from gansearch.metrics.cost import stored_tensors
 from gansearch.models.singan import SinGANDiscriminator, SinGANGenerator
-from gansearch.train.singan import SinGANTrainConfig, train_singan
 
 # (warm-up, fine-tune) iterations per scale, seeds/000_*.txt sec. 4.1.
 DEFAULT_SPLITS = {"structured": (100, 1900), "unstructured": (1000, 1000)}

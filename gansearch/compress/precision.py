@@ -12,8 +12,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from gansearch.compress._layers import is_int8, weighted_layers
+from gansearch.compress._layers import weighted_layers
 from gansearch.errors import ConfigError
+from gansearch.models.compressed import channel_axis, drop_int8, is_int8, make_int8
 
 DTYPES = {
     "float32": torch.float32, "fp32": torch.float32,
@@ -58,36 +59,18 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     """
     for _, layer in weighted_layers(model, "quantize_int8"):
         w = layer.weight.detach()
-        scale = _channel_max(w, _channel_axis(layer)) / INT8_MAX
+        scale = _channel_max(w, channel_axis(layer)) / INT8_MAX
         q = torch.round(w.float() / scale.float().clamp_min(torch.finfo(torch.float32).tiny))
-        del layer.weight
-        layer.weight_int8 = nn.Parameter(q.clamp(-INT8_MAX, INT8_MAX).to(torch.int8),
-                                         requires_grad=False)
-        layer.register_buffer("weight_scale", scale.reshape(-1))
-        layer.register_forward_pre_hook(_attach_weight)
-        layer.register_forward_hook(_detach_weight)
+        make_int8(layer, q.clamp(-INT8_MAX, INT8_MAX), scale)
     return model
-
-
-def dequantized_weight(layer: nn.Module) -> Tensor:
-    """``q * scale`` of an int8 layer, in the dtype of its scales."""
-    shape = [1] * layer.weight_int8.dim()
-    shape[_channel_axis(layer)] = -1
-    return layer.weight_int8.to(layer.weight_scale.dtype) * layer.weight_scale.reshape(shape)
 
 
 def dequantize(model: nn.Module) -> nn.Module:
     """Undo ``quantize_int8`` in place: int8 layers get back a floating ``weight`` parameter
     equal to ``q * scale`` (to fine-tune it, or to export a plain model). Returns ``model``."""
     for layer in model.modules():
-        if not is_int8(layer):
-            continue
-        weight = dequantized_weight(layer)
-        for hooks in (layer._forward_pre_hooks, layer._forward_hooks):
-            for key in [k for k, hook in hooks.items() if hook in (_attach_weight, _detach_weight)]:
-                del hooks[key]
-        del layer.weight_int8, layer.weight_scale
-        layer.weight = nn.Parameter(weight)
+        if is_int8(layer):
+            layer.weight = nn.Parameter(drop_int8(layer))
     return model
 
 
@@ -101,20 +84,7 @@ def reduce_precision(model: nn.Module, precision: str) -> nn.Module:
     return to_dtype(model, precision)
 
 
-def _channel_axis(layer: nn.Module) -> int:
-    # Conv2d and Linear weights are (out, in, ...); ConvTranspose2d's are (in, out / groups, ...).
-    return 1 if isinstance(layer, nn.ConvTranspose2d) else 0
-
-
 def _channel_max(w: Tensor, axis: int) -> Tensor:
     """max |w| over every axis but ``axis``, kept broadcastable to ``w``."""
     others = [d for d in range(w.dim()) if d != axis]
     return w.abs().amax(dim=others, keepdim=True)
-
-
-def _attach_weight(layer: nn.Module, args) -> None:
-    layer.weight = dequantized_weight(layer)
-
-
-def _detach_weight(layer: nn.Module, args, output) -> None:
-    del layer.weight  # the floating weight lives only as long as the forward needs it

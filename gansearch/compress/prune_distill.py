@@ -24,12 +24,12 @@ from torch import Tensor, nn
 
 from gansearch.compress.dependency import trace
 from gansearch.compress.distill import KDConfig, KDLoss
-from gansearch.compress.finetune import Batch, FinetuneConfig, PlainLoss, adversarial_finetune
 from gansearch.compress.structured import CRITERIA, group_scores, remove_channels
 from gansearch.config import check_choice, check_range
 from gansearch.errors import ConfigError
 from gansearch.metrics.cost import profile
 from gansearch.metrics.reference import psnr
+from gansearch.train.adversarial import Batch, LoopConfig, PlainLoss, adversarial_train
 
 Quality = Callable[[nn.Module], float]  # higher is better
 Recover = Callable[[nn.Module], object]  # trains the student in place
@@ -154,7 +154,7 @@ def prune_to_ratio(model: nn.Module, example_input: Tensor | Sequence[Tensor], r
 
 def distill_recovery(teacher: nn.Module, discriminator: nn.Module, batches: Iterator[Batch],
                      example_input: Tensor | Sequence[Tensor], kd: KDConfig,
-                     finetune: FinetuneConfig) -> Recover:
+                     finetune: LoopConfig) -> Recover:
     """Recover by distillation from ``teacher`` (kd.pairs=() is the L_F-only KD of [14]).
 
     ``discriminator`` and ``batches`` carry on from step to step; adapters are made anew for
@@ -162,16 +162,16 @@ def distill_recovery(teacher: nn.Module, discriminator: nn.Module, batches: Iter
     """
     def recover(student: nn.Module) -> list:
         objective = KDLoss(teacher, student, example_input, kd)
-        return adversarial_finetune(student, discriminator, batches, objective, finetune)
+        return adversarial_train(student, discriminator, batches, objective, finetune)
 
     return recover
 
 
 def training_recovery(discriminator: nn.Module, batches: Iterator[Batch], plain: PlainLoss,
-                      finetune: FinetuneConfig) -> Recover:
+                      finetune: LoopConfig) -> Recover:
     """Recover by the generator's own training objective, no teacher ("Train" in Table 2)."""
     def recover(student: nn.Module) -> list:
-        return adversarial_finetune(student, discriminator, batches, plain, finetune)
+        return adversarial_train(student, discriminator, batches, plain, finetune)
 
     return recover
 

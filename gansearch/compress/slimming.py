@@ -29,11 +29,11 @@ from torch import Tensor, nn
 from gansearch.compress.dependency import NORMS, trace
 from gansearch.compress.distill import KDConfig, KDLoss
 from gansearch.compress.fake_quant import attach_fake_quant, detach_fake_quant
-from gansearch.compress.finetune import Batch, FinetuneConfig, adversarial_finetune
 from gansearch.compress.structured import norm_scales, remove_channels
 from gansearch.config import check_range
 from gansearch.errors import ConfigError
 from gansearch.metrics.cost import Cost, profile
+from gansearch.train.adversarial import Batch, LoopConfig, adversarial_train
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ class ProximalScales:
 
 
 def slim(teacher: nn.Module, discriminator: nn.Module, batches: Iterator[Batch],
-         example_input: Tensor | Sequence[Tensor], config: SlimmingConfig, finetune: FinetuneConfig,
+         example_input: Tensor | Sequence[Tensor], config: SlimmingConfig, finetune: LoopConfig,
          *, callbacks=()) -> SlimmingResult:
     """Train a copy of ``teacher`` with GAN Slimming's objective and cut it at the threshold.
 
@@ -102,7 +102,7 @@ def slim(teacher: nn.Module, discriminator: nn.Module, batches: Iterator[Batch],
     ids = {id(p) for p in scales}
     weights = [p for p in [*student.parameters(), *objective.parameters()] if id(p) not in ids]
     prox = ProximalScales(scales, config.sparsity, config.lr_scale, config.momentum)
-    history = adversarial_finetune(student, discriminator, batches, objective, finetune,
+    history = adversarial_train(student, discriminator, batches, objective, finetune,
                                    generator_params=weights, callbacks=[prox, *callbacks])
     if config.bits is not None:
         detach_fake_quant(student)

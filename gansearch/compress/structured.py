@@ -19,14 +19,15 @@ Criteria, each scoring the filters of a layer (higher = more important, kept):
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
-from gansearch.compress.dependency import NORMS, PRODUCERS, ChannelGraph, Group, trace
+from gansearch.compress.dependency import ChannelGraph, Group, trace
 from gansearch.config import check_choice, check_range
 from gansearch.errors import ConfigError
+from gansearch.models.compressed import refresh_masked, slice_layer, slice_norm
 
 CRITERIA = ("l1", "fpgm", "norm_scale")
 
@@ -41,7 +42,7 @@ def prune_filters(model: nn.Module, example_input: Tensor | Sequence[Tensor], am
     """
     check_range("amount", amount, 0.0, 1.0, high_open=True)
     check_choice("criterion", criterion, CRITERIA)
-    _refresh_masked(model)  # a masked weight computed with grad cannot be deep-copied
+    refresh_masked(model)  # a masked weight computed with grad cannot be deep-copied
     pruned = copy.deepcopy(model)
     graph = trace(pruned, example_input)
     remove_channels(pruned, graph, choose_channels(pruned, graph, amount, criterion))
@@ -126,112 +127,6 @@ def remove_channels(model: nn.Module, graph: ChannelGraph, removed: set[int]) ->
     for name, layer in graph.layers.items():
         out_keep = graph.kept(layer.out_ids, removed) if layer.out_ids is not None else None
         in_keep = graph.kept(layer.in_ids, removed) if layer.in_ids is not None else None
-        _slice_layer(modules[name], out_keep, in_keep)
+        slice_layer(modules[name], out_keep, in_keep)
     for name, ids in graph.norms.items():
-        _slice_norm(modules[name], graph.kept(ids, removed))
-
-
-def shrink_to(model: nn.Module, state_dict: Mapping[str, Tensor]) -> nn.Module:
-    """Resize the layers of a freshly built ``model`` to the shapes in a pruned ``state_dict``.
-
-    A structurally pruned model is its original architecture with fewer channels, so building
-    the original and shrinking it to the saved shapes restores it; then load the state dict.
-    """
-    for name, module in model.named_modules():
-        prefix = f"{name}." if name else ""
-        if isinstance(module, PRODUCERS):
-            w = next((state_dict[prefix + k] for k in ("weight", "weight_orig", "weight_int8")
-                      if prefix + k in state_dict), None)
-            if w is None:
-                continue
-            out_dim, in_dim = _dims(module)
-            groups = getattr(module, "groups", 1)
-            _resize_layer(module, w.shape[out_dim] * (groups if out_dim == 1 else 1),
-                          w.shape[in_dim] * (groups if in_dim == 1 else 1))
-        elif isinstance(module, NORMS):
-            t = next((state_dict[prefix + k] for k in ("weight", "running_mean")
-                      if prefix + k in state_dict), None)
-            if t is not None:
-                _slice_norm(module, list(range(t.shape[0])), fresh=True)
-    return model
-
-
-# -- slicing ---------------------------------------------------------------------------------
-
-
-def _dims(module: nn.Module) -> tuple[int, int]:
-    """(output-channel dim, input-channel dim) of the layer's weight."""
-    return (1, 0) if isinstance(module, nn.ConvTranspose2d) else (0, 1)
-
-
-def _slice_layer(module: nn.Module, out_keep: list[int] | None, in_keep: list[int] | None) -> None:
-    out_dim, in_dim = _dims(module)
-    for name in ("weight", "weight_orig", "weight_mask"):
-        t = _own_tensor(module, name)
-        if t is None:
-            continue
-        if out_keep is not None:
-            t = t.index_select(out_dim, torch.tensor(out_keep, device=t.device))
-        if in_keep is not None:
-            t = t.index_select(in_dim, torch.tensor(in_keep, device=t.device))
-        _set_tensor(module, name, t)
-    bias = _own_tensor(module, "bias")
-    if bias is not None and out_keep is not None:
-        _set_tensor(module, "bias", bias[out_keep])
-    _refresh_masked(module)
-    w = _own_tensor(module, "weight_orig")
-    w = w if w is not None else module.weight
-    _set_sizes(module, w.shape[out_dim], w.shape[in_dim])
-
-
-def _resize_layer(module: nn.Module, out_channels: int, in_channels: int) -> None:
-    out_dim, in_dim = _dims(module)
-    for name in ("weight", "weight_orig", "weight_mask"):
-        t = _own_tensor(module, name)
-        if t is not None:
-            shape = list(t.shape)
-            shape[out_dim], shape[in_dim] = out_channels, in_channels
-            _set_tensor(module, name, t.new_empty(shape))
-    bias = _own_tensor(module, "bias")
-    if bias is not None:
-        _set_tensor(module, "bias", bias.new_empty(out_channels))
-    _refresh_masked(module)
-    _set_sizes(module, out_channels, in_channels)
-
-
-def _slice_norm(module: nn.Module, keep: list[int], fresh: bool = False) -> None:
-    for name in ("weight", "bias", "running_mean", "running_var"):
-        t = _own_tensor(module, name)
-        if t is not None:
-            _set_tensor(module, name, t.new_empty(len(keep)) if fresh else t[keep])
-    module.num_features = len(keep)
-
-
-def _set_sizes(module: nn.Module, out_channels: int, in_channels: int) -> None:
-    if isinstance(module, nn.Linear):
-        module.out_features, module.in_features = out_channels, in_channels
-    else:
-        module.out_channels, module.in_channels = out_channels, in_channels
-
-
-def _own_tensor(module: nn.Module, name: str) -> Tensor | None:
-    if module._parameters.get(name) is not None:
-        return module._parameters[name]
-    return module._buffers.get(name)
-
-
-def _set_tensor(module: nn.Module, name: str, value: Tensor) -> None:
-    old = module._parameters.get(name)
-    if old is not None:
-        module._parameters[name] = nn.Parameter(value.detach().clone(), requires_grad=old.requires_grad)
-    else:
-        module._buffers[name] = value.detach().clone()
-
-
-def _refresh_masked(model: nn.Module) -> None:
-    # torch.nn.utils.prune keeps weight = weight_orig * weight_mask as a plain attribute, updated
-    # before each forward; update it now so the module is consistent before its next call.
-    for module in model.modules():
-        if "weight_orig" in module._parameters and "weight_mask" in module._buffers:
-            with torch.no_grad():
-                module.weight = module.weight_orig * module.weight_mask
+        slice_norm(modules[name], graph.kept(ids, removed))

@@ -99,6 +99,7 @@ class ScaleGenerator(nn.Module):
 
     def __init__(self, cfg: SinGANConfig, scale: int) -> None:
         super().__init__()
+        self.config = cfg  # the pyramid's (a scale is distilled and pruned on its own)
         # The stack shrinks the map by num_blocks * (k - 1) pixels; zero-pad the input by half
         # of that so the output has the size of the scale (the reference pads noise and image).
         self.pad = cfg.num_blocks * (cfg.kernel_size // 2)

@@ -11,7 +11,7 @@ from gansearch.report.hypervolume import hypervolume, reference_point
 from gansearch.report.page import render_page, thumbnail
 from gansearch.report.pareto import pareto_front
 from gansearch.report.plots import plot_front
-from gansearch.report.sweep import SweepResults, load_sweep, teacher_costs, trial_counts
+from gansearch.report.sweep import SweepResults, load_sweep, teacher_baseline, trial_counts
 
 PLOTTED_COSTS = ("macs", "weight_bytes")  # always plotted when measured, objectives or not
 
@@ -23,9 +23,10 @@ class Report:
     hypervolume: float
     reference: dict[str, float]
     files: list[Path]  # written into the sweep folder
-    teacher: dict[str, float]  # the teacher's cost figures ({} when its checkpoint is gone)
+    teacher: dict[str, float]  # the teacher's quality and cost as the sweep measured them ({}: unknown)
     parent_run_id: str | None  # the MLflow run the files were logged to, if any
     counts: str = ""  # trials by outcome, failure reasons (see trial_counts)
+    quality: str = ""  # the quality metric
 
 
 def build_report(folder: str | Path, compare: str | Path | None = None, tracking_uri: str | None = None,
@@ -44,7 +45,7 @@ def build_report(folder: str | Path, compare: str | Path | None = None, tracking
     everything = pd.concat([sweep.finished, other.finished]) if other is not None else sweep.finished
     reference = reference_point(everything, sweep.objectives) if len(front) else {}
     volume = hypervolume(front, sweep.objectives, reference) if len(front) else 0.0
-    teacher = teacher_costs(sweep)
+    teacher = teacher_baseline(sweep)
 
     files = [sweep.folder / "pareto.csv"]
     front.to_csv(files[0], index=False)
@@ -69,7 +70,8 @@ def build_report(folder: str | Path, compare: str | Path | None = None, tracking
         uri = tracking_uri or (local_store(sweep.folder) if (sweep.folder / "mlflow.db").is_file() else None)
         if uri is not None:
             parent = _track(uri, sweep, files, set(front["trial_id"]))
-    return Report(sweep.folder, front, volume, reference, files, teacher, parent, trial_counts(sweep.table))
+    return Report(sweep.folder, front, volume, reference, files, teacher, parent, trial_counts(sweep.table),
+                  sweep.quality)
 
 
 def _track(uri: str, sweep: SweepResults, files: list[Path], front_ids: set[str]) -> str | None:
@@ -86,11 +88,34 @@ def _page_data(sweep: SweepResults, front, volume: float, reference: dict[str, f
             "objectives": sweep.objectives, "knobs": sweep.knobs,
             "hypervolume": volume, "reference": reference, "excluded": front.attrs.get("excluded", 0),
             "counts": trial_counts(sweep.table).splitlines()[0],
-            "teacher": {"costs": teacher} if teacher else None, "compare": None,
-            "trials": [_trial(sweep, row, row["trial_id"] in members) for _, row in sweep.table.iterrows()]}
+            "teacher": {"values": teacher} if teacher else None, "compare": None,
+            "relative": relative_columns(sweep, teacher),
+            "trials": [_trial(sweep, row, row["trial_id"] in members, teacher=teacher)
+                       for _, row in sweep.table.iterrows()]}
 
 
-def _trial(sweep: SweepResults, row, on_front: bool, thumbnails: bool = True) -> dict:
+def relative_columns(sweep: SweepResults, teacher: dict[str, float]) -> list[str]:
+    """Names of the columns that put a student beside its teacher: the quality metric's change
+    (``Δswd``) and each cost as a share of the teacher's (``macs / teacher``)."""
+    columns = [f"Δ{sweep.quality}"] if sweep.quality in teacher else []
+    costs = dict.fromkeys([*sweep.costs, *PLOTTED_COSTS])
+    return columns + [f"{c} / teacher" for c in costs if teacher.get(c)]
+
+
+def relative_to(values: dict, quality: str, teacher: dict[str, float]) -> dict[str, float | None]:
+    out = {}
+    for key, value in values.items():
+        if value is None or key not in teacher:
+            continue
+        if key == quality:
+            out[f"Δ{key}"] = value - teacher[key]
+        elif teacher[key]:
+            out[f"{key} / teacher"] = value / teacher[key]
+    return out
+
+
+def _trial(sweep: SweepResults, row, on_front: bool, thumbnails: bool = True,
+           teacher: dict[str, float] | None = None) -> dict:
     # Costs that are not objectives (macs, weight_bytes) are shown too: the chart can plot them.
     measured = [*sweep.objectives,
                 *(c for c in PLOTTED_COSTS if c in row.index and c not in sweep.objectives)]
@@ -100,5 +125,6 @@ def _trial(sweep: SweepResults, row, on_front: bool, thumbnails: bool = True) ->
     samples = sweep.folder / "students" / str(row["trial_id"]) / "samples.png"
     return {"trial_id": str(row["trial_id"]), "status": row.get("status"), "front": bool(on_front),
             "config": {k: row[k] for k in sweep.knobs}, "values": values,
+            "relative": relative_to(values, sweep.quality, teacher or {}),
             "error": row.get("error") if isinstance(row.get("error"), str) else "",
             "thumbnail": thumbnail(samples) if thumbnails else None}

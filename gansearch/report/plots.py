@@ -9,8 +9,9 @@ from gansearch.report.sweep import SweepResults
 
 def plot_front(sweep: SweepResults, front, cost: str, path: Path, teacher: dict[str, float],
                compare: tuple[str, object] | None = None) -> Path:
-    """quality (y) against ``cost`` (x): every finished trial, the front, the teacher's cost as a
-    vertical line (its quality is not measured), and another sweep's front if given."""
+    """quality (y) against ``cost`` (x): every finished trial, the front, the teacher as a point
+    (a vertical line at its cost when the sweep did not measure its quality), and another
+    sweep's front if given."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
@@ -26,8 +27,12 @@ def plot_front(sweep: SweepResults, front, cost: str, path: Path, teacher: dict[
         name, other = compare
         ax.scatter(other[cost], other[quality], s=60, facecolors="none", edgecolors="#1f77b4",
                    linewidths=1.5, label=f"{name}: front", zorder=2)
-    if cost in teacher:
-        ax.axvline(teacher[cost], color="#2ca02c", linestyle="--", label="teacher (cost)")
+    if cost in teacher and quality in teacher:
+        ax.scatter([teacher[cost]], [teacher[quality]], s=90, marker="*", c="#2ca02c", edgecolors="black",
+                   label="teacher", zorder=4)
+    elif cost in teacher:
+        ax.axvline(teacher[cost], color="#2ca02c", linestyle="--",
+                   label="teacher (cost; quality not measured)")
     better = "lower" if sweep.objectives[quality] == "min" else "higher"
     ax.set(xlabel=cost, ylabel=f"{quality} ({better} is better)", title=f"{sweep.name}: {quality} vs {cost}")
     ax.grid(alpha=0.3)

@@ -84,22 +84,31 @@ def _teacher_path(folder: Path, spec: dict[str, Any]) -> Path | None:
     trained = folder / "teacher" / "teacher.pt"
     if trained.is_file():
         return trained
-    given = (spec.get("teacher") or {}).get("checkpoint")
-    return Path(given) if given and Path(given).is_file() else None
+    teacher = spec.get("teacher")
+    given = read_record(folder).get("teacher_path") or (
+        teacher.get("checkpoint") if isinstance(teacher, dict) else None)
+    return Path(given) if isinstance(given, str) and Path(given).is_file() else None
 
 
-def teacher_costs(sweep: SweepResults) -> dict[str, float]:
-    """The teacher's cost figures, profiled on its generator as the trials profile theirs
-    (no timing). Its quality is not measured: that needs the training data and the sampling
-    the trials used, and a report must not recompute what the sweep measured."""
+def teacher_baseline(sweep: SweepResults) -> dict[str, float]:
+    """The teacher's quality and cost, as the sweep measured them before its trials (measured
+    with the trials' metric, evaluation and input size; ``sweep.json``). A folder written before
+    sweeps measured the teacher gives its cost alone, profiled on its checkpoint, when that
+    loads without running code of the user's."""
+    measured = read_record(sweep.folder).get("teacher_quality")
+    if isinstance(measured, dict):
+        return {k: float(v) for k, v in measured.items() if isinstance(v, (int, float))}
     if sweep.teacher is None:
         return {}
     from gansearch.checkpoint import load_checkpoint
+    from gansearch.errors import CheckpointError
+    from gansearch.families import example_input
     from gansearch.metrics.cost import profile
-    from gansearch.models import example_input
-
-    generator = load_checkpoint(sweep.teacher).generator
     from gansearch.search.evaluate import COST
 
+    try:
+        generator = load_checkpoint(sweep.teacher).generator
+    except CheckpointError:
+        return {}
     figures = profile(generator, example_input(generator), latency_runs=0).as_dict()
     return {k: float(figures[k]) for k in COST if figures.get(k) is not None}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -27,11 +27,10 @@ from gansearch.compress import (
     share_weights,
     to_dtype,
 )
-from gansearch.compress.scratch import scratch_generator
 from gansearch.compress.structured import CRITERIA
 from gansearch.config import check_choice, check_range, from_dict
 from gansearch.errors import ConfigError, short
-from gansearch.models import example_input
+from gansearch.families import Family
 from gansearch.models.layers import init_weights
 from gansearch.search import teacher_steps
 
@@ -40,7 +39,7 @@ from gansearch.search import teacher_steps
 class Student:
     """What the steps of a recipe work on: the student and what it needs to train."""
 
-    model: str  # family: singan, dcgan, resnet
+    family: Family  # of the teacher (gansearch.families): what the steps ask about the generator
     generator: nn.Module
     discriminator: nn.Module
     teacher: nn.Module  # frozen, never modified
@@ -55,9 +54,12 @@ class Student:
         if self.held_out is None:
             self.held_out = self.data
 
+    @property
+    def model(self) -> str:
+        return self.family.name
+
     def example_input(self) -> tuple[Any, ...]:
-        size = self.data[0][0].shape[-1] if self.model == "resnet" else None
-        return example_input(self.generator, 1, size)
+        return self.family.example_input(self.generator, 1, self.family.image_size(self.data))
 
 
 @dataclass(frozen=True)
@@ -103,14 +105,9 @@ class Scratch:
         check_range("scratch.filters", self.filters, 1)
 
     def apply(self, s: Student) -> None:
-        old = s.generator
         torch.manual_seed(s.seed)
-        new = scratch_generator(s.model, old.config, self.filters).to(s.device)
-        if s.model == "singan":  # the pyramid's fixed noise and amplitudes belong to the image
-            new.load_state_dict({k: v for k, v in old.state_dict().items()
-                                 if k in ("noise_amps", "z_rec")}, strict=False)
-            init_weights(s.discriminator)  # the critic restarts with the generator
-        s.generator = new
+        s.generator = s.family.scratch(s.generator, self.filters).to(s.device)
+        init_weights(s.discriminator)  # the critic restarts with the generator
 
 
 @dataclass(frozen=True)
@@ -127,24 +124,13 @@ class Finetune:
         check_range("finetune.lr_factor", self.lr_factor, 0.0, low_open=True)
 
     def apply(self, s: Student) -> None:
-        from gansearch.train.dcgan import train_dcgan
-        from gansearch.train.pix2pix import train_pix2pix
-        from gansearch.train.singan import train_singan
-
-        p = s.train_params
-        params = replace(p, iterations=self.iterations, lr_g=p.lr_g * self.lr_factor,
-                         lr_d=p.lr_d * self.lr_factor)
+        params = s.family.finetune_params(s.train_params, self.iterations, self.lr_factor)
         s.generator.to(s.device)
         s.discriminator.to(s.device)
         # bfloat16 keeps float32's range, so no loss scaling is needed (unlike float16).
         with torch.autocast(s.device.type, dtype=torch.bfloat16, enabled=self.mixed_precision):
-            if s.model == "singan":
-                train_singan(s.data, s.generator, s.discriminator, params, callbacks=s.callbacks,
-                             scales=range(s.generator.config.num_scales))
-            else:
-                trainer = train_dcgan if s.model == "dcgan" else train_pix2pix
-                trainer(s.data, s.generator, s.discriminator, params, seed=s.seed,
-                        callbacks=s.callbacks)
+            s.family.train(s.generator, s.discriminator, s.data, params, seed=s.seed, callbacks=s.callbacks,
+                           fresh=False)
         s.generator.eval()
 
 
@@ -227,6 +213,16 @@ class Recipe:
             data = {**dataclasses.asdict(step), **mine}
             steps.append((address, _build(type(step), data, address)))
         return Recipe(tuple(steps))
+
+    def check_family(self, family: Family, where: str = "recipe") -> None:
+        """Refuse, before anything runs, a step that cannot compress this family's generator."""
+        for _, step in self.steps:
+            fits = getattr(step, "fits", None)
+            if fits is not None:
+                try:
+                    fits(family)
+                except ConfigError as exc:
+                    raise ConfigError(f"{where}: {exc}") from None
 
     def apply(self, s: Student, on_step: Callable[[int, str], None] | None = None,
               start: int = 0) -> None:

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gansearch.config import check_device, check_range, check_seed, from_dict, load_yaml
+from gansearch.data.config import DataConfig
 from gansearch.errors import ConfigError, short
-from gansearch.search.evaluate import COST, QUALITY, EvalConfig, check_metric_fits
+from gansearch.families import Family
+from gansearch.search.evaluate import COST, QUALITY, EvalConfig
 from gansearch.search.folder import check_sweep_name
 from gansearch.search.recipe import Recipe, parse_recipe
 
@@ -107,8 +109,9 @@ class Objective:
 
 @dataclass(frozen=True)
 class TeacherSource:
-    checkpoint: str | None = None  # a teacher.pt from 'gansearch train'
+    checkpoint: str | None = None  # a teacher.pt from 'gansearch train' or 'gansearch import'
     config: str | None = None  # a teacher config, trained once for the sweep
+    trust_code: bool = False  # the checkpoint names code of yours to build it (gansearch import module)
 
     def __post_init__(self) -> None:
         if (self.checkpoint is None) == (self.config is None):
@@ -183,6 +186,7 @@ class _SpecFile:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     resources: Resources = field(default_factory=Resources)
     evaluation: EvalConfig = field(default_factory=EvalConfig)
+    data: DataConfig | None = None  # the data trials train and are judged on; default: the teacher's
     device: str = "auto"  # where trials run: auto (the GPU Ray assigns, else CPU), cpu, cuda
     max_failures: int = 1  # restarts of a crashed trial from its last checkpoint
 
@@ -198,6 +202,7 @@ class SweepSpec:
     scheduler: SchedulerConfig
     resources: Resources
     evaluation: EvalConfig
+    data: DataConfig | None
     device: str
     max_failures: int
     base: Path  # the folder of the YAML file: relative paths in it start there
@@ -253,7 +258,7 @@ def parse_spec(raw: dict[str, Any], *, base: Path, where: str = "spec",
     check_device(f"{where}: device", f.device)
     check_sweep_name(f.name, f"{where}: name")
     return SweepSpec(f.name, f.teacher, recipe, space, tuple(f.objectives), f.search, f.scheduler,
-                     f.resources, f.evaluation, f.device, f.max_failures, base, raw)
+                     f.resources, f.evaluation, f.data, f.device, f.max_failures, base, raw)
 
 
 def _check_space(recipe: Recipe, space: dict[str, Dimension], where: str) -> None:
@@ -287,6 +292,8 @@ def _check_objectives(objectives: list[Objective], where: str) -> None:
         raise ConfigError(f"{where}: objectives repeat a metric: {names}")
 
 
-def check_teacher_fits(spec: SweepSpec, model: str) -> None:
-    """Errors that need the teacher's family (known once its checkpoint or config is read)."""
-    check_metric_fits(model, spec.quality.metric)
+def check_teacher_fits(spec: SweepSpec, family: Family) -> None:
+    """Errors that need the teacher's family (known once its checkpoint or config is read): the
+    quality metric and every recipe step must apply to it."""
+    family.check_metric(spec.quality.metric)
+    spec.recipe.check_family(family)

@@ -21,11 +21,11 @@ from typing import Any
 
 import yaml
 
-from gansearch.checkpoint import load_checkpoint
 from gansearch.errors import ConfigError, first_line
 from gansearch.search import folder as sweep_files
 from gansearch.search import tracking
-from gansearch.search.spec import SweepSpec, check_teacher_fits
+from gansearch.search.spec import SweepSpec
+from gansearch.search.teacher import load_teacher, prepare_teacher, teacher_quality
 from gansearch.search.trainable import TrialContext, trainable
 
 
@@ -50,31 +50,12 @@ class SweepResult:
     tracking_uri: str
     parent_run_id: str
     unfinished: int = 0  # trials left pending or running by an interruption (resume them)
+    teacher: dict[str, float] | None = None  # the teacher's quality and cost, measured as a trial's
 
 
 def sweep_folder(spec: SweepSpec, options: SweepOptions) -> Path:
     """``<storage>/<name>``; a name that would lead outside the storage folder is refused."""
     return sweep_files.sweep_folder(options.storage, options.name or spec.name)
-
-
-def prepare_teacher(spec: SweepSpec, folder: Path) -> tuple[Path, str]:
-    """The teacher checkpoint every trial starts from (trained now if the spec gives a config,
-    unless an earlier run of this sweep already did) and its model family."""
-    if spec.teacher.checkpoint is not None:
-        path = spec.resolve(spec.teacher.checkpoint).resolve()  # trials run in other folders
-    else:
-        path = folder / "teacher" / "teacher.pt"
-        if not path.is_file():
-            from gansearch.config import load_yaml
-            from gansearch.train.teacher import parse_teacher_config, train_teacher
-
-            cfg_path = spec.resolve(spec.teacher.config)
-            cfg = parse_teacher_config(load_yaml(cfg_path), str(cfg_path))
-            print(f"training the teacher once for the sweep ({cfg_path.name})")
-            train_teacher(cfg, path.parent)
-    model = load_checkpoint(path).model
-    check_teacher_fits(spec, model)
-    return path, model
 
 
 def connect_ray(address: str | None) -> None:
@@ -148,7 +129,7 @@ def run_sweep(spec: SweepSpec, options: SweepOptions) -> SweepResult:
     # Everything that can be checked is checked before anything is written: a mistake leaves
     # no half-made sweep folder and no MLflow run behind.
     if spec.teacher.checkpoint is not None:
-        prepare_teacher(spec, folder)
+        prepare_teacher(spec, folder)  # checks it against the spec before anything is written
     if options.tracking_uri:
         tracking.check_reachable(options.tracking_uri)
     storage_existed = folder.parent.exists()
@@ -180,13 +161,22 @@ def _run_locked(spec: SweepSpec, options: SweepOptions, folder: Path) -> SweepRe
         folder.mkdir(parents=True, exist_ok=True)
         if not options.resume:
             (folder / "spec.yaml").write_text(yaml.safe_dump(spec.raw, sort_keys=False), encoding="utf-8")
-        teacher_path, model = prepare_teacher(spec, folder)
+        teacher_path = prepare_teacher(spec, folder)
+        teacher = load_teacher(teacher_path, spec)
         if not options.resume:
             sweep_files.update_record(folder, spec=sweep_files.fingerprint(spec.raw),
-                                      teacher=sweep_files.file_fingerprint(teacher_path))
+                                      teacher=sweep_files.file_fingerprint(teacher_path),
+                                      teacher_path=str(teacher_path))
+        baseline = sweep_files.read_record(folder).get("teacher_quality")
+        if baseline is None:
+            print("measuring the teacher as every trial is measured", flush=True)
+            baseline = teacher_quality(teacher, spec)
+            sweep_files.update_record(folder, teacher_quality=baseline)
         tracking_uri = options.tracking_uri or tracking.local_store(folder)
         sweep_run = tracking.start_sweep_run(tracking_uri, name, folder, {
-            "spec": spec.raw, "teacher": str(teacher_path), "model": model})
+            "spec": spec.raw, "teacher": str(teacher_path), "model": teacher.family.name})
+        tracking.log_metrics(sweep_run.client(), sweep_run.parent_run_id,
+                             {f"teacher.{k}": v for k, v in baseline.items()})
     except BaseException:
         if fresh:
             shutil.rmtree(folder, ignore_errors=True)
@@ -227,7 +217,7 @@ def _run_locked(spec: SweepSpec, options: SweepOptions, folder: Path) -> SweepRe
                                           "front_size": len(front)},
                               status="KILLED" if unfinished or not_started else "FINISHED")
     return SweepResult(folder, table, front, tracking_uri, sweep_run.parent_run_id,
-                       len(unfinished) + not_started)
+                       len(unfinished) + not_started, baseline)
 
 
 def _write_csv(table, path: Path) -> None:

@@ -1,10 +1,12 @@
 """Recipe steps that train the student against its teacher or reconfigure it while training:
 distillation and iterative prune-distill (Gong et al.), GAN Slimming, and Re-GAN.
 
-They run the compression core's own loops (``gansearch.compress.finetune``, ``prune_distill``,
-``slimming``, ``regrow``) on the teacher's data. They are written for the image-set families
-(the pix2pix ResNet generator and DCGAN); SinGAN sweeps compress with ``prune_*``, ``scratch``
-and ``finetune``, and a step here says so if asked for SinGAN.
+They run the one adversarial loop (``gansearch.train.adversarial``) with the compression
+core's objectives and callbacks (``distill``, ``prune_distill``, ``slimming``, ``regrow``) on
+batches of the teacher's data that its family makes. They need a family that trains on batches
+(latent or image inputs: DCGAN, the translators, a user's module); SinGAN sweeps compress with
+``prune_*``, ``scratch`` and ``finetune``, and a step here refuses a SinGAN teacher before the
+sweep starts (``fits``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from typing import ClassVar, Literal
 import torch
 
 from gansearch.compress.distill import KDConfig, KDLoss
-from gansearch.compress.finetune import FinetuneConfig, adversarial_finetune, latent_batches, paired_batches
 from gansearch.compress.prune_distill import (
     PruneDistillConfig,
     distill_recovery,
@@ -28,26 +29,29 @@ from gansearch.compress.regrow import ReganCallback, ReganConfig
 from gansearch.compress.slimming import SlimmingConfig, slim
 from gansearch.config import check_range
 from gansearch.errors import ConfigError
+from gansearch.train.adversarial import LoopConfig, adversarial_train
 
 
-def _batches(s, step: str, batch_size: int):
-    if s.model == "resnet":
-        return paired_batches(s.data, batch_size, s.seed)
-    if s.model == "dcgan":
-        return latent_batches(s.generator.config.latent_dim, batch_size, s.seed, data=s.data)
-    raise ConfigError(f"recipe step {step!r} is for the resnet and dcgan families; compress a SinGAN "
-                      f"with prune_filters / prune_unstructured / scratch and finetune")
+def _fits(step: str, family) -> None:
+    if family.inputs not in ("latent", "image"):
+        raise ConfigError(f"recipe step {step!r} trains on batches of latent vectors or images; the "
+                          f"{family.name} family's generator takes {family.inputs} (compress it with "
+                          "prune_filters / prune_unstructured / scratch and finetune)")
 
 
-def _finetune(s, iterations: int) -> FinetuneConfig:
-    p = s.train_params
-    return FinetuneConfig(iterations=iterations, lr_g=p.lr_g, lr_d=p.lr_d, beta1=p.beta1)
+def _batches(s, batch_size: int):
+    return s.family.batches(s.generator, s.data, batch_size, s.seed)
 
 
-def _kd(alpha_feature: float, alpha_rec: float, alpha_gan: float, transformation: bool) -> KDConfig:
+def _finetune(s, iterations: int) -> LoopConfig:
+    return s.family.loop(s.train_params, iterations)
+
+
+def _kd(s, alpha_feature: float, alpha_rec: float, alpha_gan: float, transformation: bool) -> KDConfig:
     # Gong et al. eq. 8: L = L_T + a1 L_F + a2 L_rec + a3 L_GAN; no L_T gives the L_F-only KD.
+    layers, pairs = s.family.distill_taps(s.teacher)
     return KDConfig(alpha_feature=alpha_feature, alpha_rec=alpha_rec, alpha_gan=alpha_gan,
-                    pairs=None if transformation else ())
+                    layers=layers, pairs=pairs if transformation else ())
 
 
 @dataclass(frozen=True)
@@ -65,13 +69,16 @@ class Distill:
     def __post_init__(self) -> None:
         check_range("distill.iterations", self.iterations, 1)
         check_range("distill.batch_size", self.batch_size, 1)
-        _kd(self.alpha_feature, self.alpha_rec, self.alpha_gan, self.transformation)
+        KDConfig(alpha_feature=self.alpha_feature, alpha_rec=self.alpha_rec, alpha_gan=self.alpha_gan)
+
+    def fits(self, family) -> None:
+        _fits(self.name, family)
 
     def apply(self, s) -> None:
-        kd = _kd(self.alpha_feature, self.alpha_rec, self.alpha_gan, self.transformation)
-        batches = _batches(s, self.name, self.batch_size)
+        kd = _kd(s, self.alpha_feature, self.alpha_rec, self.alpha_gan, self.transformation)
+        batches = _batches(s, self.batch_size)
         objective = KDLoss(s.teacher, s.generator, s.example_input(), kd).to(s.device)
-        adversarial_finetune(s.generator, s.discriminator, batches, objective, _finetune(s, self.iterations),
+        adversarial_train(s.generator, s.discriminator, batches, objective, _finetune(s, self.iterations),
                              callbacks=s.callbacks)
         s.generator.eval()
 
@@ -99,13 +106,16 @@ class PruneDistill:
         check_range("prune_distill.min_psnr", self.min_psnr, 0.0)
         check_range("prune_distill.batch_size", self.batch_size, 1)
 
+    def fits(self, family) -> None:
+        _fits(self.name, family)
+
     def apply(self, s) -> None:
-        kd = _kd(self.alpha_feature, self.alpha_rec, self.alpha_gan, self.transformation)
-        batches = _batches(s, self.name, self.batch_size)
+        kd = _kd(s, self.alpha_feature, self.alpha_rec, self.alpha_gan, self.transformation)
+        batches = _batches(s, self.batch_size)
         example = s.example_input()
         recover = distill_recovery(s.teacher, s.discriminator, batches, example, kd,
                                    _finetune(s, self.iterations_per_step))
-        held_out = _held_out_inputs(s)
+        held_out = s.family.fixed_inputs(s.generator, s.held_out, 8, s.seed + 1)
         with torch.no_grad():
             target = s.teacher.eval()(*held_out)
         quality = paired_quality(held_out, target)
@@ -114,15 +124,6 @@ class PruneDistill:
         result = prune_distill(s.generator, example, recover, quality, config,
                                reference=self.min_psnr if self.min_psnr > 0 else -math.inf)
         s.generator = result.student.eval()
-
-
-def _held_out_inputs(s) -> tuple[torch.Tensor, ...]:
-    gen = torch.Generator().manual_seed(s.seed + 1)
-    if s.model == "dcgan":
-        return (torch.randn(16, s.generator.config.latent_dim, generator=gen).to(s.device),)
-    pairs = s.held_out  # test pairs cut from photographs the student never trained on
-    picks = torch.randperm(len(pairs), generator=gen)[:8]
-    return (torch.stack([pairs[int(i)][0] for i in picks]).to(s.device),)
 
 
 @dataclass(frozen=True)
@@ -143,10 +144,13 @@ class Slim:
         check_range("slim.bits", self.bits, 2, 32)
         SlimmingConfig(sparsity=self.sparsity, bits=None, threshold=self.threshold)
 
+    def fits(self, family) -> None:
+        _fits(self.name, family)
+
     def apply(self, s) -> None:
         config = SlimmingConfig(sparsity=self.sparsity, bits=None if self.bits >= 32 else self.bits,
                                 threshold=self.threshold)
-        result = slim(s.generator, s.discriminator, _batches(s, self.name, self.batch_size),
+        result = slim(s.generator, s.discriminator, _batches(s, self.batch_size),
                       s.example_input(), config, _finetune(s, self.iterations), callbacks=s.callbacks)
         s.generator = result.student.eval()
 
@@ -154,7 +158,9 @@ class Slim:
 @dataclass(frozen=True)
 class Regan:
     """Re-GAN (Saxena et al., Algorithm 1): train on with prune-and-regrow every
-    ``update_interval`` iterations at ratio ``sparsity``; keep the sparse or the dense result."""
+    ``update_interval`` iterations at ratio ``sparsity``; keep the sparse or the dense result.
+    Written for unconditional GANs: the family's generator takes latent vectors (DCGAN, a
+    module with latent input), its discriminator one image."""
 
     name: ClassVar[str] = "regan"
     iterations: int = 500
@@ -167,18 +173,23 @@ class Regan:
         check_range("regan.iterations", self.iterations, 1)
         ReganConfig(sparsity=self.sparsity, update_interval=self.update_interval, network=self.network)
 
+    def fits(self, family) -> None:
+        if family.inputs != "latent":
+            raise ConfigError(f"recipe step 'regan' needs a generator of latent vectors and an "
+                              f"unconditional discriminator (Re-GAN's setting); the {family.name} family's "
+                              f"generator takes {family.inputs}")
+
     def apply(self, s) -> None:
-        from dataclasses import replace
+        data = s.data
 
-        from gansearch.train.dcgan import train_dcgan
+        def probe(state):  # fixed inputs: the stability samples and the profile come from them
+            return s.family.fixed_inputs(state.generator, data, 16, s.seed)
 
-        if s.model != "dcgan":
-            raise ConfigError("recipe step 'regan' runs with DCGAN students (their latent codes "
-                              "are the stability probe); use it with a dcgan teacher")
         regan = ReganCallback(ReganConfig(sparsity=self.sparsity, update_interval=self.update_interval,
-                                          network=self.network))
-        train_dcgan(s.data, s.generator, s.discriminator, replace(s.train_params, iterations=self.iterations),
-                    seed=s.seed, callbacks=[regan, *s.callbacks])
+                                          network=self.network), probe=probe)
+        s.family.train(s.generator, s.discriminator, s.data,
+                       s.family.finetune_params(s.train_params, self.iterations), seed=s.seed,
+                       callbacks=[regan, *s.callbacks], fresh=False)
         trained = regan.result.sparse if self.keep == "sparse" else regan.result.dense
         s.generator = copy.deepcopy(trained.get("G", s.generator)).eval()
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +22,14 @@ import torch
 from torch.nn.utils import prune
 
 from gansearch.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from gansearch.data.config import load_data
-from gansearch.errors import CheckpointError, TrialOutOfMemory
+from gansearch.data.config import DataConfig
+from gansearch.errors import TrialOutOfMemory
+from gansearch.families.teacher import save_samples
 from gansearch.search.evaluate import cost, quality
 from gansearch.search.recipe import Student, copy_for_student
 from gansearch.search.spec import SweepSpec
+from gansearch.search.teacher import read_teacher
 from gansearch.train.loop import resolve_device
-from gansearch.train.teacher import parse_teacher_config, sample_grid
 
 Reporter = Callable[[dict[str, Any], Path | None], None]  # (metrics, progress file or None)
 
@@ -100,17 +100,18 @@ def _run(spec: SweepSpec, knobs: dict[str, Any], teacher_path: str | Path, out_d
          where: list[str]) -> dict[str, Any]:
     recipe = spec.recipe.with_knobs(knobs)
     dev = resolve_device(device or spec.device)
-    student = load_student(str(teacher_path), dev, spec.evaluation.seed)
+    student = load_student(str(teacher_path), dev, spec.evaluation.seed, trust_code=spec.teacher.trust_code,
+                           data=spec.data)
     student.callbacks = list(callbacks or [])
     start = 0
     if restore is not None:
-        start = restore_progress(student, restore)
+        start = restore_progress(student, restore, spec.teacher.trust_code)
     out_dir.mkdir(parents=True, exist_ok=True)
     metric = spec.quality.metric
     costs = [o.metric for o in spec.costs]
 
     def measure(latency_runs: int) -> dict[str, Any]:
-        q = quality(student.model, student.generator, student.held_out, [metric], spec.evaluation)
+        q = quality(student.family, student.generator, student.held_out, [metric], spec.evaluation)
         c = cost(student.generator, student.example_input(), latency_runs)
         return {**q, **{k: c[k] for k in (*costs, "params", "macs", "weight_bytes", "sparsity")
                         if k in c}}
@@ -130,10 +131,8 @@ def _run(spec: SweepSpec, knobs: dict[str, Any], teacher_path: str | Path, out_d
         "recipe": {a: _plain(s) for a, s in recipe.steps}, "knobs": knobs,
         "teacher": str(teacher_path), "metrics": final,
         "input_shapes": [list(t.shape) for t in student.example_input()]}))
-    grid = sample_grid(student.model, student.generator, student.data, seed=spec.evaluation.seed).float()
-    from torchvision.utils import save_image
-
-    save_image(grid * 0.5 + 0.5, out_dir / "samples.png", nrow=4 if student.model == "singan" else 8)
+    save_samples(student.family, student.generator, student.data, out_dir / "samples.png",
+                 seed=spec.evaluation.seed)
     result = _final_result(final, len(recipe.steps), out_dir)
     report(result, None)
     (out_dir / "progress.pt").unlink(missing_ok=True)  # last: the student supersedes it
@@ -143,7 +142,7 @@ def _run(spec: SweepSpec, knobs: dict[str, Any], teacher_path: str | Path, out_d
 def finished_result(spec: SweepSpec, out_dir: Path) -> dict[str, Any]:
     """The final result of a trial that ran to the end into ``out_dir`` before (its student is
     there and its progress file is gone), read back from what it wrote, without rerunning it."""
-    final = load_checkpoint(out_dir / "student.pt").meta["metrics"]
+    final = load_checkpoint(out_dir / "student.pt", trust_code=spec.teacher.trust_code).meta["metrics"]
     return _final_result(final, len(spec.recipe.steps), out_dir)
 
 
@@ -153,29 +152,33 @@ def _final_result(final: dict[str, Any], steps: int, out_dir: Path) -> dict[str,
 
 
 @functools.lru_cache(maxsize=2)
-def _teacher(path: str, device: str):
+def _teacher(path: str, device: str, trust_code: bool, data: DataConfig | None):
     # Kept per worker process: a reused Ray actor loads the teacher and its data once.
-    ckpt = load_checkpoint(path, map_location=device)
-    cfg = parse_teacher_config(ckpt.meta["config"], f"{path} (its config)")
-    data = load_data(cfg.data)
-    if cfg.model == "singan":
-        data = data.to(device)
+    teacher = read_teacher(path, trust_code=trust_code, data=data, map_location=device)
+    family = teacher.family
+    train = family.load(teacher.data)
+    if isinstance(train, torch.Tensor):  # one photograph (SinGAN): kept on the trial's device
+        train = train.to(device)
     # Translation students are judged on pairs they never trained on; the others on what they
     # imitate (SinGAN's photograph, the image set).
-    held_out = load_data(replace(cfg.data, split="test")) if cfg.model == "resnet" else data
-    ckpt.generator.requires_grad_(False)
-    return ckpt, cfg, data, held_out
+    held_out = family.held_out(teacher.data)
+    held_out = train if held_out is None else held_out
+    teacher.checkpoint.generator.requires_grad_(False)
+    if teacher.checkpoint.discriminator is None:  # an imported teacher: its students get a new one
+        teacher.checkpoint.discriminator = family.default_discriminator(teacher.checkpoint.generator,
+                                                                        train).to(device)
+    return teacher, train, held_out
 
 
-def load_student(teacher_path: str, device: torch.device, seed: int = 0) -> Student:
-    """A fresh student: trainable copies of the teacher's generator and discriminator."""
-    ckpt, cfg, data, held_out = _teacher(teacher_path, str(device))
-    if ckpt.discriminator is None:
-        raise CheckpointError(f"{teacher_path}: the teacher checkpoint has no discriminator to "
-                              "fine-tune with")
+def load_student(teacher_path: str, device: torch.device, seed: int = 0, *, trust_code: bool = False,
+                 data: DataConfig | None = None) -> Student:
+    """A fresh student: trainable copies of the teacher's generator and discriminator (a new
+    discriminator of its family when the teacher came without one)."""
+    teacher, train, held_out = _teacher(str(teacher_path), str(device), trust_code, data)
+    ckpt = teacher.checkpoint
     torch.manual_seed(seed)
-    return Student(cfg.model, copy_for_student(ckpt.generator), copy_for_student(ckpt.discriminator),
-                   ckpt.generator, data, cfg.train_params, device, seed, held_out=held_out)
+    return Student(teacher.family, copy_for_student(ckpt.generator), copy_for_student(ckpt.discriminator),
+                   ckpt.generator, train, teacher.train_params, device, seed, held_out=held_out)
 
 
 def save_progress(student: Student, next_step: int, path: Path) -> None:
@@ -184,9 +187,9 @@ def save_progress(student: Student, next_step: int, path: Path) -> None:
                                      meta={"next_step": next_step, "masked": masked}))
 
 
-def restore_progress(student: Student, path: Path) -> int:
+def restore_progress(student: Student, path: Path, trust_code: bool = False) -> int:
     """Load a progress checkpoint into ``student``; returns the index of the next step."""
-    ckpt = load_checkpoint(path, map_location=student.device)
+    ckpt = load_checkpoint(path, map_location=student.device, trust_code=trust_code)
     student.generator = ckpt.generator.to(student.device)
     student.discriminator = ckpt.discriminator.to(student.device)
     # Masks were folded into the stored weights; the zeros they left are the masks again.

@@ -1,24 +1,20 @@
-"""GAN training loops (plain PyTorch) and the teacher-training entry point."""
+"""Training, family-agnostic: the one adversarial loop, its callbacks, state and losses.
 
-from gansearch.train.dcgan import DCGANTrainConfig, train_dcgan
-from gansearch.train.loop import Callback, DivergedError, ProgressBar, TrainState
-from gansearch.train.pix2pix import Pix2PixTrainConfig, train_pix2pix
-from gansearch.train.singan import SinGANTrainConfig, build_singan, train_singan
-from gansearch.train.teacher import TeacherConfig, parse_teacher_config, train_teacher
+What a family trains on and with which objective is the family's (``gansearch.families``);
+teachers are trained by ``gansearch.families.teacher`` (``gansearch train``).
+"""
+
+from gansearch.train.adversarial import Batch, LoopConfig, PlainLoss, adversarial_train
+from gansearch.train.loop import Callback, DivergedError, ProgressBar, TrainState, resolve_device
 
 __all__ = [
+    "Batch",
     "Callback",
-    "DCGANTrainConfig",
     "DivergedError",
-    "Pix2PixTrainConfig",
+    "LoopConfig",
+    "PlainLoss",
     "ProgressBar",
-    "SinGANTrainConfig",
-    "TeacherConfig",
     "TrainState",
-    "build_singan",
-    "parse_teacher_config",
-    "train_dcgan",
-    "train_pix2pix",
-    "train_singan",
-    "train_teacher",
+    "adversarial_train",
+    "resolve_device",
 ]

@@ -9,33 +9,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gansearch.config import check_device, check_range
+from gansearch.config import check_device
 from gansearch.errors import ConfigError, GansearchError
-
-
-@dataclass(frozen=True)
-class AdversarialTrainConfig:
-    """Hyperparameters shared by the image-set loops (DCGAN, pix2pix): Adam on both networks."""
-
-    iterations: int = 5000
-    batch_size: int = 64
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    loss: Literal["vanilla", "lsgan"] = "vanilla"  # vanilla = non-saturating BCE
-
-    def __post_init__(self) -> None:
-        check_range("train.iterations", self.iterations, 1)
-        check_range("train.batch_size", self.batch_size, 1)
-        check_range("train.lr_g", self.lr_g, 0, low_open=True)
-        check_range("train.lr_d", self.lr_d, 0, low_open=True)
-        check_range("train.beta1", self.beta1, 0, 1, high_open=True)
 
 
 @dataclass
@@ -147,14 +128,3 @@ def batches_forever(data, batch_size: int, seed: int):
                         generator=torch.Generator().manual_seed(seed))
     while True:
         yield from loader
-
-
-def start_adversarial(generator: nn.Module, discriminator: nn.Module,
-                      params: AdversarialTrainConfig) -> TrainState:
-    """Adam for both networks, both in train mode."""
-    betas = (params.beta1, 0.999)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=params.lr_g, betas=betas)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=params.lr_d, betas=betas)
-    generator.train()
-    discriminator.train()
-    return TrainState(generator, discriminator, opt_g, opt_d, params.iterations)

@@ -64,8 +64,10 @@
     const others = data.compare ? data.compare.front.filter((t) => t.values[q] != null && t.values[cost] != null) : [];
     const xs = points.concat(others).map((t) => t.values[cost]);
     const ys = points.concat(others).map((t) => t.values[q]);
-    const teacherCost = data.teacher ? data.teacher.costs[cost] : undefined;
+    const teacherCost = data.teacher ? data.teacher.values[cost] : undefined;
+    const teacherQuality = data.teacher ? data.teacher.values[q] : undefined;
     if (teacherCost != null) xs.push(teacherCost);
+    if (teacherCost != null && teacherQuality != null) ys.push(teacherQuality);
     const svg = el("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, id: "scatter" }, chart);
     if (!xs.length) return;
     const x = scale(Math.min(...xs), Math.max(...xs), M.left, W - M.right);
@@ -85,7 +87,11 @@
       const t = el("text", { x: M.left - 4, y: y(v), "text-anchor": "end" }, axis);
       t.textContent = fmt(v);
     }
-    if (teacherCost != null) {
+    if (teacherCost != null && teacherQuality != null) {
+      const s = 7, cx = x(teacherCost), cy = y(teacherQuality);
+      el("rect", { class: "teacher", x: cx - s, y: cy - s, width: 2 * s, height: 2 * s,
+        transform: `rotate(45 ${cx} ${cy})`, "data-teacher": "" }, svg);
+    } else if (teacherCost != null) {
       el("line", { class: "teacher", x1: x(teacherCost), x2: x(teacherCost), y1: M.top, y2: H - M.bottom }, svg);
     }
     for (const t of others) {
@@ -102,13 +108,14 @@
   }
 
   function buildTable() {
-    const columns = ["trial_id", "status", "front"].concat(data.knobs, [data.quality], data.costs);
+    const columns = ["trial_id", "status", "front"].concat(data.knobs, [data.quality], data.costs,
+      data.relative || []);
     const head = document.querySelector("#trials thead");
     const body = document.querySelector("#trials tbody");
     const tr = document.createElement("tr");
     let sortKey = null, ascending = true;
     const cell = (t, k) => (k === "front" ? (t.front ? "yes" : "") : k in t.values ? t.values[k]
-      : k in t.config ? t.config[k] : t[k]);
+      : k in t.config ? t.config[k] : t.relative && k in t.relative ? t.relative[k] : t[k]);
     function fill() {
       const rows = data.trials.slice();
       if (sortKey) {
@@ -159,6 +166,10 @@
     document.getElementById("compare-key").hidden = false;
   }
   document.getElementById("teacher-key").hidden = !data.teacher;
+  if (data.teacher && data.teacher.values[data.quality] != null) {
+    document.getElementById("teacher-text").textContent = "teacher, measured as every trial (" +
+      Object.entries(data.teacher.values).map(([k, v]) => `${k} ${fmt(v)}`).join(", ") + ")";
+  }
   const select = document.getElementById("cost-axis");
   for (const c of data.costs) {
     const o = document.createElement("option"); o.value = c; o.textContent = c; select.appendChild(o);

@@ -1,0 +1,91 @@
+"""The teacher of a sweep: where it comes from, what it trains on, and how good it is.
+
+A spec names a checkpoint (from ``gansearch train`` or ``gansearch import``) or a teacher
+config, trained once into the sweep folder. Everything a trial needs of the teacher is checked
+on the driver before any trial starts: the family fits the quality metric and every recipe
+step, there is data (the spec's ``data:``, else the one the teacher was trained on), and the
+training parameters parse. The teacher's own quality is measured once, with the metric and
+evaluation of every trial, so students are judged against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gansearch.checkpoint import Checkpoint, load_checkpoint
+from gansearch.config import from_dict, load_yaml
+from gansearch.data.config import DataConfig
+from gansearch.errors import ConfigError
+from gansearch.families import Family
+from gansearch.search.evaluate import cost, quality
+from gansearch.search.spec import SweepSpec, check_teacher_fits
+
+
+@dataclass
+class Teacher:
+    """A loaded teacher and what trials train and judge its students on."""
+
+    checkpoint: Checkpoint
+    family: Family
+    data: DataConfig  # what the students train on (its test split, or itself, judges them)
+    train_params: Any  # the family's training parameters (the teacher config's train: section)
+
+
+def prepare_teacher(spec: SweepSpec, folder: Path) -> Path:
+    """The teacher checkpoint every trial starts from: the spec's, or trained now from the spec's
+    teacher config (unless an earlier run of this sweep already did), checked against the spec
+    first (a config teacher before it trains)."""
+    if spec.teacher.checkpoint is not None:
+        path = spec.resolve(spec.teacher.checkpoint).resolve()  # trials run in other folders
+        load_teacher(path, spec)
+        return path
+    path = folder / "teacher" / "teacher.pt"
+    if not path.is_file():
+        from gansearch.families.teacher import parse_teacher_config, train_teacher
+
+        cfg_path = spec.resolve(spec.teacher.config)
+        cfg = parse_teacher_config(load_yaml(cfg_path), str(cfg_path))
+        check_teacher_fits(spec, cfg.family)
+        if spec.data is not None:
+            cfg.family.check_data(spec.data, "data.source")
+        print(f"training the teacher once for the sweep ({cfg_path.name})", flush=True)
+        train_teacher(cfg, path.parent)
+    load_teacher(path, spec)
+    return path
+
+
+def load_teacher(path: str | Path, spec: SweepSpec) -> Teacher:
+    """The teacher at ``path`` with its data and training parameters, checked against ``spec``."""
+    teacher = read_teacher(path, trust_code=spec.teacher.trust_code, data=spec.data)
+    check_teacher_fits(spec, teacher.family)
+    return teacher
+
+
+def read_teacher(path: str | Path, *, trust_code: bool = False, data: DataConfig | None = None,
+                 map_location: str = "cpu") -> Teacher:
+    """The teacher at ``path``; ``data`` replaces the data it records (an imported teacher may
+    record none)."""
+    ckpt = load_checkpoint(path, map_location=map_location, trust_code=trust_code)
+    family = ckpt.family
+    config = ckpt.meta.get("config") or {}
+    given = data is not None
+    if not given:
+        if not config.get("data"):
+            raise ConfigError(f"{path}: the teacher records no data it was trained on; give the data to "
+                              "compress it on as data: in the search space (or --data to gansearch import)")
+        data = from_dict(DataConfig, config["data"], f"{path} (its data)")
+    family.check_data(data, "data.source" if given else f"{path} (its data.source)")
+    params = from_dict(family.train_config, config.get("train") or {}, f"{path} (its train:)")
+    return Teacher(ckpt, family, data, params)
+
+
+def teacher_quality(teacher: Teacher, spec: SweepSpec) -> dict[str, float]:
+    """The teacher's quality metric and costs, measured as every trial measures its student."""
+    family, generator = teacher.family, teacher.checkpoint.generator
+    held_out = family.held_out(teacher.data)
+    held_out = family.load(teacher.data) if held_out is None else held_out
+    example = family.example_input(generator, 1, family.image_size(held_out))
+    return {**quality(family, generator, held_out, [spec.quality.metric], spec.evaluation),
+            **cost(generator, example, 0)}
