@@ -83,8 +83,8 @@ def main(argv: list[str] | None = None) -> None:
                                                                  seed=args.seed + 1).tensors)
     teacher = ResnetGenerator(ResnetConfig(filters=args.filters, n_blocks=args.blocks)).to(args.device)
     discriminator = PatchGANDiscriminator(PatchGANConfig(filters=args.filters, n_layers=2)).to(args.device)
-    Resnet().train(teacher, discriminator, train,
-                   Pix2PixTrainConfig(iterations=args.teacher_iterations, batch_size=args.batch), seed=args.seed)
+    params = Pix2PixTrainConfig(iterations=args.teacher_iterations, batch_size=args.batch)
+    Resnet().train(teacher, discriminator, train, params, seed=args.seed)
     teacher.eval()
     example = source[:1]
     finetune = LoopConfig(iterations=args.step_iterations)
