@@ -60,7 +60,7 @@ import torch
 
 from benchmarks.machine import describe
 from gansearch.report.hypervolume import NUDGE, hypervolume
-from gansearch.report.pareto import minimized, pareto_front
+from gansearch.search.pareto import minimized, pareto_front
 from gansearch.search.spec import SearchConfig, SweepSpec, parse_spec
 from gansearch.search.sweep import SweepOptions, SweepResult, run_sweep
 

@@ -13,11 +13,11 @@ from mlflow import MlflowClient
 from gansearch.search.spec import parse_spec
 
 
-def space(teacher, **changes) -> dict:
+def space(teacher_file, **changes) -> dict:
     """A search space over a tiny teacher that trains in seconds; ``changes`` replace top-level keys."""
     return {
         "name": "t",
-        "teacher": {"checkpoint": str(teacher)},
+        "teacher": {"checkpoint": str(teacher_file)},
         "recipe": [{"prune_filters": {"amount": 0.5}}, {"finetune": {"iterations": 1}}],
         "space": {"prune_filters.amount": {"uniform": [0.1, 0.8]}},
         "objectives": [{"metric": "swd"}, {"metric": "weight_bytes"}],
@@ -28,12 +28,12 @@ def space(teacher, **changes) -> dict:
     }
 
 
-def spec(teacher, **changes):
-    return parse_spec(space(teacher, **changes), base=Path(teacher).parent)
+def spec(teacher_file, **changes):
+    return parse_spec(space(teacher_file, **changes), base=Path(teacher_file).parent)
 
 
-def write_space(path: Path, teacher, **changes) -> Path:
-    path.write_text(yaml.safe_dump(space(teacher, **changes)))
+def write_space(path: Path, teacher_file, **changes) -> Path:
+    path.write_text(yaml.safe_dump(space(teacher_file, **changes)))
     return path
 
 

@@ -16,7 +16,7 @@ from gansearch.checkpoint import load_checkpoint
 from gansearch.errors import ConfigError
 from gansearch.families import example_input
 from gansearch.report.build import build_report
-from gansearch.report.pareto import pareto_front
+from gansearch.search.pareto import pareto_front
 from gansearch.search.sweep import SweepOptions, run_sweep
 
 pytestmark = pytest.mark.timeout(600)

@@ -29,10 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-import gansearch
 from gansearch.compress.unstructured import make_permanent, prunable_layers, prune_unstructured
 from gansearch.config import check_choice, check_range
 from gansearch.errors import ConfigError, GansearchError
+from gansearch.metrics.cost import profile
 from gansearch.train.loop import TrainState
 
 NETWORKS = ("G", "D", "both")
@@ -233,7 +233,7 @@ class ReganCallback:
         fake = self._sample(state)
         for name, net, inputs in (("G", state.generator, self._inputs),
                                   ("D", state.discriminator, (fake,))):
-            cost = gansearch.profile(net, inputs, latency_runs=0)
+            cost = profile(net, inputs, latency_runs=0)
             effective[name] = cost.effective_macs / batch
             dense[name] = round(cost.macs / batch)
             density[name] = _density(net)

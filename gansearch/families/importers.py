@@ -170,7 +170,8 @@ def _resnet_layout(state: Mapping[str, Tensor]) -> dict[str, Any]:
     return {"input_channels": first.shape[1], "output_channels": last.shape[0], "filters": first.shape[0],
             "n_blocks": len(blocks), "n_downsampling": len(downs),
             "norm": "batch" if "model.2.weight" in state else "instance",
-            "dropout": any(k.endswith("conv_block.6.weight") for k in state)}
+            # With dropout the second conv of a block moves from index 5 to 6 (norms at 6 are 1-D).
+            "dropout": any(k.endswith("conv_block.6.weight") and v.dim() == 4 for k, v in state.items())}
 
 
 def _unet_layout(state: Mapping[str, Tensor]) -> dict[str, Any]:

@@ -4,6 +4,6 @@
 """
 
 from gansearch.report.hypervolume import hypervolume, reference_point
-from gansearch.report.pareto import pareto_front
+from gansearch.search.pareto import pareto_front
 
 __all__ = ["hypervolume", "pareto_front", "reference_point"]

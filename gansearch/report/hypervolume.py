@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from gansearch.errors import ConfigError
-from gansearch.report.pareto import directions, minimized
+from gansearch.search.pareto import directions, minimized
 
 NUDGE = 0.1  # the derived reference lies this fraction of each objective's range beyond its worst value
 

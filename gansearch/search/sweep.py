@@ -202,7 +202,7 @@ def _run_locked(spec: SweepSpec, options: SweepOptions, folder: Path) -> SweepRe
     not_started = 0 if spec.search.time_budget_s else max(
         spec.planned_trials(options.num_samples) - len(trials), 0)
     table = results_table(grid, spec, interrupted=unfinished)
-    from gansearch.report.pareto import pareto_front
+    from gansearch.search.pareto import pareto_front
 
     tracking.settle_trial_runs(sweep_run, {r.trial_id: (r.status, r.error) for r in table.itertuples()})
     if not unfinished and not not_started:

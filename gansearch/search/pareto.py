@@ -1,4 +1,5 @@
-"""The Pareto front: the trials no other trial beats on every objective at once."""
+"""The Pareto front: the trials no other trial beats on every objective at once (the sweep
+writes it; reports draw it)."""
 
 from __future__ import annotations
 
