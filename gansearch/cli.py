@@ -170,6 +170,12 @@ def _sweep(args: argparse.Namespace) -> int:
         check_resources(spec, options, local_resources())
     if args.dry_run:
         print(_describe_spec(spec, args.num_samples))
+        if spec.teacher.checkpoint is not None:  # its family must fit the metric and every step
+            from gansearch.search.teacher import load_teacher
+
+            teacher = load_teacher(spec.resolve(spec.teacher.checkpoint), spec)
+            print(f"teacher family: {teacher.family.name}; data: {teacher.data.source}"
+                  + ("" if spec.data is None else " (the spec's)"))
         return 0
     result = run_sweep(spec, options)
     print(_summary(spec, result))

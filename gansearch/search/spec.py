@@ -258,7 +258,24 @@ def parse_spec(raw: dict[str, Any], *, base: Path, where: str = "spec",
     check_device(f"{where}: device", f.device)
     check_sweep_name(f.name, f"{where}: name")
     return SweepSpec(f.name, f.teacher, recipe, space, tuple(f.objectives), f.search, f.scheduler,
-                     f.resources, f.evaluation, f.data, f.device, f.max_failures, base, raw)
+                     f.resources, f.evaluation, _anchored(f.data, base), f.device, f.max_failures, base, raw)
+
+
+def _anchored(data: DataConfig | None, base: Path) -> DataConfig | None:
+    """``data`` with its relative file and folder paths taken from the spec's folder (trials run
+    elsewhere)."""
+    from dataclasses import replace
+
+    from gansearch.data.images import BUNDLED_IMAGES
+
+    if data is None:
+        return None
+    changes = {}
+    if data.path is not None and not Path(data.path).expanduser().is_absolute():
+        changes["path"] = str(base / data.path)
+    if data.source == "image" and data.name not in BUNDLED_IMAGES and not Path(data.name).is_absolute():
+        changes["name"] = str(base / data.name)
+    return replace(data, **changes) if changes else data
 
 
 def _check_space(recipe: Recipe, space: dict[str, Dimension], where: str) -> None:
