@@ -237,7 +237,11 @@ def _summary(spec, result) -> str:
 
     table, front = result.table, result.front
     names = [o.metric for o in spec.objectives]
-    lines = [trial_counts(table), f"Pareto front ({len(front)} trials; {', '.join(names)}):"]
+    lines = [trial_counts(table)]
+    if result.teacher:
+        lines.append("teacher (measured as every trial): " + ", ".join(
+            f"{k} {result.teacher[k]:.4g}" for k in names if k in result.teacher))
+    lines.append(f"Pareto front ({len(front)} trials; {', '.join(names)}):")
     knobs = list(spec.space)
     if len(front):
         lines.append(front[names + knobs].to_string(index=False))

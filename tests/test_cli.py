@@ -1,4 +1,5 @@
-"""The console script, run as a user runs it."""
+"""The console script: once as a user runs it (its own process), and the error paths in this
+process, where they only parse."""
 
 import shutil
 import subprocess
@@ -6,6 +7,8 @@ import sys
 
 import pytest
 import yaml
+
+from gansearch.cli import main
 
 TINY = {
     "model": "dcgan",
@@ -39,10 +42,10 @@ def test_train_then_profile(tmp_path):
     assert "parameters" in prof.stdout and "conv_transpose" in prof.stdout
 
 
-def test_default_output_folder_is_named_after_the_config(tmp_path):
+def test_default_output_folder_is_named_after_the_config(tmp_path, monkeypatch):
     write(tmp_path / "digits_small.yaml", TINY)
-    run = gansearch("train", "digits_small.yaml", cwd=tmp_path)
-    assert run.returncode == 0, run.stderr
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "digits_small.yaml"]) == 0
     assert (tmp_path / "runs" / "teachers" / "digits_small" / "teacher.pt").is_file()
 
 
@@ -53,22 +56,21 @@ def test_default_output_folder_is_named_after_the_config(tmp_path):
     ({"device": "cuda:7"} if not __import__("torch").cuda.is_available() else {"device": "tpu"},
      "device"),
 ])
-def test_bad_config_exits_non_zero_with_one_line_and_writes_nothing(tmp_path, change, message):
+def test_bad_config_exits_non_zero_with_one_line_and_writes_nothing(tmp_path, capsys, change, message):
     cfg = write(tmp_path / "bad.yaml", {**TINY, **change})
-    run = gansearch("train", str(cfg), "--out", str(tmp_path / "out"))
-    assert run.returncode == 2
-    lines = run.stderr.strip().splitlines()
+    assert main(["train", str(cfg), "--out", str(tmp_path / "out")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("gansearch: error:") and message in lines[0]
     assert not (tmp_path / "out").exists()
 
 
-def test_unreadable_inputs_exit_non_zero_with_one_line(tmp_path):
+def test_unreadable_inputs_exit_non_zero_with_one_line(tmp_path, capsys):
     (tmp_path / "broken.yaml").write_text("model: [dcgan\n")
-    run = gansearch("train", str(tmp_path / "broken.yaml"))
-    assert run.returncode == 2 and "invalid YAML at line" in run.stderr
-    run = gansearch("train", str(tmp_path / "absent.yaml"))
-    assert run.returncode == 2 and "no such file" in run.stderr
+    assert main(["train", str(tmp_path / "broken.yaml")]) == 2
+    assert "invalid YAML at line" in capsys.readouterr().err
+    assert main(["train", str(tmp_path / "absent.yaml")]) == 2
+    assert "no such file" in capsys.readouterr().err
     (tmp_path / "junk.pt").write_bytes(b"junk")
-    run = gansearch("profile", str(tmp_path / "junk.pt"))
-    assert run.returncode == 2 and "not a loadable checkpoint" in run.stderr
-    assert len(run.stderr.strip().splitlines()) == 1
+    assert main(["profile", str(tmp_path / "junk.pt")]) == 2
+    err = capsys.readouterr().err
+    assert "not a loadable checkpoint" in err and len(err.strip().splitlines()) == 1

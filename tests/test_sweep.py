@@ -142,6 +142,7 @@ def test_existing_sweep_is_not_overwritten(tiny_singan_teacher, tmp_path):
         run_sweep(spec, SweepOptions(storage=str(tmp_path), verbose=0))
 
 
+@pytest.mark.slow
 def test_sweep_logs_to_a_real_mlflow_server(tiny_singan_teacher, tmp_path):
     port = free_port()
     server = subprocess.Popen(

@@ -67,6 +67,20 @@ def test_tiny_resnet_trains_on_edges2photos(tmp_path):
                                (torch.randn(2, 3, 32, 32),))
 
 
+def test_tiny_unet_trains_on_edges2photos(tmp_path):
+    _, ckpt = teacher("unet", {"source": "edges2photos", "image_size": 32, "count": 8}, tmp_path,
+                      generator={"filters": 2, "num_downs": 5, "dropout": True},
+                      discriminator={"filters": 4}, train={"iterations": 3, "batch_size": 2})
+    g = ckpt.generator
+    assert ckpt.model == "unet" and g.config.num_downs == 5
+    assert set(ckpt.meta["final_losses"]) == {"d", "g_adv", "rec"}
+    x = torch.randn(2, 3, 32, 32)
+    assert_reloads_identically(tmp_path / "teacher.pt", g, (x,))
+    with pytest.raises(ConfigError, match="multiple of 32"):
+        teacher("unet", {"source": "edges2photos", "image_size": 48, "count": 4}, tmp_path / "bad",
+                generator={"filters": 2, "num_downs": 5})
+
+
 def test_patchgan_too_deep_for_the_image_is_rejected(tmp_path):
     with pytest.raises(ConfigError, match="too small for a PatchGAN with n_layers 3"):
         teacher("resnet", {"source": "edges2photos", "image_size": 16, "count": 4}, tmp_path,
