@@ -170,12 +170,10 @@ def _sweep(args: argparse.Namespace) -> int:
         check_resources(spec, options, local_resources())
     if args.dry_run:
         print(_describe_spec(spec, args.num_samples))
-        if spec.teacher.checkpoint is not None:  # its family must fit the metric and every step
-            from gansearch.search.teacher import load_teacher
+        from gansearch.search.teacher import check_teacher, describe_data
 
-            teacher = load_teacher(spec.resolve(spec.teacher.checkpoint), spec)
-            print(f"teacher family: {teacher.family.name}; data: {teacher.data.source}"
-                  + ("" if spec.data is None else " (the spec's)"))
+        family, data = check_teacher(spec)  # it must fit the metric, every step and the data
+        print(f"teacher family: {family.name}; {describe_data(family, data)}")
         return 0
     result = run_sweep(spec, options)
     print(_summary(spec, result))
@@ -289,6 +287,10 @@ def _trial(args: argparse.Namespace) -> int:
                           for k, v in metrics.items())
         print(f"[{metrics.get('step_name', 'final')}] {shown}", flush=True)
 
+    from gansearch.search.teacher import describe_data, read_teacher
+
+    read = read_teacher(teacher, trust_code=spec.teacher.trust_code, data=spec.data)
+    print(f"teacher {teacher} ({read.family.name}); {describe_data(read.family, read.data)}", flush=True)
     result = run_trial(spec, knobs, teacher, args.out, report, device=args.device,
                        callbacks=[ProgressBar("fine-tune")])
     print(f"student written to {result['student_file']} (samples: {result['samples_file']})")

@@ -19,3 +19,25 @@ def tiny_singan_teacher(tmp_path_factory):
         "generator": {"filters": 8}, "train": {"iterations": 3, "min_size": 16}, "device": "cpu"})
     train_teacher(cfg, out, progress=False)
     return out / "teacher.pt"
+
+
+@pytest.fixture(scope="session")
+def inception_weights(tmp_path_factory):
+    """A weights file of the documented name and shapes (pytorch-fid's FID Inception): random
+    weights whose batch norms are fitted to a few photographs, so features have a usable scale.
+    No pretrained file is needed, or downloaded, for the plumbing to be tested for real."""
+    from gansearch.data.images import load_image
+    from gansearch.metrics.inception import WEIGHTS_FILES, Inception
+
+    torch.manual_seed(0)
+    net = Inception("fid")
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.momentum = None  # a plain average over the calibration batch
+    photos = torch.stack([load_image(name, max_size=64)[:, :40, :40]
+                          for name in ("astronaut", "coffee", "chelsea", "rocket", "brick", "grass")])
+    with torch.no_grad():
+        net.train()(photos)
+    path = tmp_path_factory.mktemp("inception") / WEIGHTS_FILES["fid"].name
+    torch.save(net.eval().state_dict(), path)
+    return path

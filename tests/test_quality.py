@@ -1,4 +1,6 @@
+import copy
 import math
+import time
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from gansearch.metrics import (
     InceptionConfig,
     feature_statistics,
     frechet_distance,
+    frechet_from_features,
     inception_features,
     inception_score,
     inception_score_from_probs,
@@ -82,6 +85,38 @@ def test_frechet_distance_matches_an_eigendecomposition_reference(rank):
     expected = _reference_frechet(mu1, sigma1, mu2, sigma2)
     assert frechet_distance(mu1, sigma1, mu2, sigma2) == pytest.approx(expected, rel=1e-8)
     assert abs(frechet_distance(mu1, sigma1, mu1, sigma1)) < 1e-4 * np.trace(sigma1)
+
+
+@pytest.mark.parametrize("n1, n2, d", [(200, 150, 2048), (40, 40, 64), (500, 300, 64)],
+                         ids=["fewer samples than dimensions", "as many", "more samples"])
+def test_frechet_from_features_equals_the_covariance_route(n1, n2, d):
+    """The cross-matrix route (N <= d) and the eigendecomposition route give the distance of the
+    fitted Gaussians, to 1e-6 relative, whatever the sample counts."""
+    rng = np.random.default_rng(n1)
+    basis = rng.normal(size=(d, d)) / np.sqrt(d)
+    x = rng.normal(size=(n1, d)) @ basis
+    y = 0.7 * rng.normal(size=(n2, d)) @ basis + 0.3
+    expected = _reference_frechet(*feature_statistics(x), *feature_statistics(y))
+    assert frechet_from_features(x, y) == pytest.approx(expected, rel=1e-6)
+    assert frechet_from_features(x, x) == pytest.approx(0, abs=1e-8 * expected)
+
+
+def test_non_finite_inputs_are_refused_at_once():
+    x = np.random.default_rng(0).normal(size=(100, 2048))
+    y = x.copy()
+    y[3, 5] = np.nan
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match="not all finite"):
+        frechet_from_features(x, y)
+    with pytest.raises(ConfigError, match="not all finite"):
+        frechet_distance(np.zeros(2), np.array([[1.0, 0], [0, np.inf]]), np.zeros(2), np.eye(2))
+    assert time.perf_counter() - started < 1
+    images = torch.zeros(2, 3, 16, 16)
+    images[0, 0, 0, 0] = float("nan")
+    for metric in (lambda: swd(images, torch.zeros(2, 3, 16, 16)), lambda: psnr(images, images),
+                   lambda: ssim(images, images)):
+        with pytest.raises(ConfigError, match="NaN or infinite"):
+            metric()
 
 
 def test_frechet_distance_rejects_mismatched_shapes():
@@ -207,8 +242,20 @@ def test_sifid_compares_single_images(inception):
         sifid(torch.stack([real, real]), torch.stack([real, real, real]), inception)
     # The smallest image with two feature positions (19x23 gives a 1x2 map), and one a pixel short.
     assert sifid(real[:, :19, :23], real[:, :19, :23], inception) == pytest.approx(0, abs=1e-3)
-    with pytest.raises(ConfigError, match=r"fake images \(19x22\) are too small"):
+    with pytest.raises(ConfigError, match=r"fake images \(19x22\) are too small .* needs 19x23 pixels"):
         sifid(real[:, :19, :23], real[:, :19, :22], inception)
+    # Small maps (fewer positions than the 192 channels) are computed exactly, not refused.
+    small = sifid(real[:, :40, :40], other[:, :40, :40], inception)
+    assert np.isfinite(small) and small > 0
+
+
+def test_inception_score_logits_leave_out_the_fc_bias(inception):
+    images = faces(image_size=32, channels=3)[:8][0]
+    before = inception_score(images, inception, splits=2)
+    with torch.no_grad():
+        biased = copy.deepcopy(inception)
+        biased.fc.bias.normal_(0, 5)  # a bias that would change every probability
+    assert inception_score(images, biased, splits=2) == pytest.approx(before, rel=1e-9)
 
 
 def _direct_kid(x: np.ndarray, y: np.ndarray) -> float:

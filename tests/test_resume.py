@@ -16,7 +16,8 @@ from helpers import assert_sweep_complete, gansearch, sweep_command, write_space
 from gansearch.search.spec import parse_spec
 from gansearch.search.trial import finished_result, run_trial
 
-pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]  # drivers killed and resumed in processes of their own
+# Slow: drivers killed and resumed in processes of their own.
+pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
 
 
 class _Crash(Exception):

@@ -9,23 +9,26 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from gansearch.config import check_range, check_seed
-from gansearch.data import sets
+from gansearch.data import sets, translation
 from gansearch.data.images import load_image
 from gansearch.errors import ConfigError
 
-Source = Literal["image", "digits", "faces", "folder", "torchvision", "edges2photos"]
+Source = Literal["image", "digits", "faces", "folder", "torchvision", "edges2photos", "aligned", "unaligned"]
 
 
 @dataclass(frozen=True)
 class DataConfig:
     source: Source
     name: str | None = None  # image: bundled name or file path; torchvision: class (MNIST, ...)
-    path: str | None = None  # folder: the folder; torchvision: the data set root
-    image_size: int = 32  # side of the square images of sets (not used by a single image)
+    path: str | None = None  # folder: the folder; torchvision: the data set root; aligned/unaligned: ROOT
+    image_size: int = 32  # side of the square images of sets (aligned/unaligned: the crop size)
     channels: int | None = None  # default: 3 for photos and folders, 1 for digits and faces
     max_size: int = 250  # image: long side of the finest SinGAN scale
     count: int = 64  # edges2photos: number of pairs
-    split: Literal["train", "test"] = "train"  # edges2photos: the photos to cut from
+    split: Literal["train", "val", "test"] = "train"  # edges2photos, aligned, unaligned: which part
+    direction: Literal["AtoB", "BtoA"] = "AtoB"  # aligned/unaligned: which side is the source
+    load_size: int | None = None  # aligned/unaligned: resize before the random crop (default 286/256 x)
+    flip: bool = True  # aligned/unaligned: random horizontal flips while training
     fraction: float = 1.0  # keep this fraction of a set (reduced-data training)
     download: bool = False  # torchvision: download into path if absent
     seed: int = 0  # crops and fractions
@@ -38,7 +41,10 @@ class DataConfig:
         check_range("data.fraction", self.fraction, 0, 1, low_open=True)
         if self.channels is not None and self.channels not in (1, 3):
             raise ConfigError(f"data.channels must be 1 or 3, got {self.channels}")
-        needs = {"image": "name", "torchvision": "name", "folder": "path"}.get(self.source)
+        if self.load_size is not None:
+            check_range("data.load_size", self.load_size, self.image_size)
+        needs = {"image": "name", "torchvision": "name", "folder": "path", "aligned": "path",
+                 "unaligned": "path"}.get(self.source)
         if needs and getattr(self, needs) is None:
             raise ConfigError(f"data.{needs} is required when data.source is {self.source!r}")
         if self.source == "torchvision" and self.path is None:
@@ -64,6 +70,10 @@ def load_data(cfg: DataConfig) -> Tensor | Dataset:
         ds = sets.folder(cfg.path, cfg.image_size, c)
     elif cfg.source == "torchvision":
         ds = sets.torchvision_set(cfg.name, cfg.path, cfg.image_size, c, cfg.download)
+    elif cfg.source in ("aligned", "unaligned"):
+        kind = translation.AlignedPairs if cfg.source == "aligned" else translation.UnalignedSets
+        ds = kind(cfg.path, cfg.split, cfg.image_size, direction=cfg.direction, load_size=cfg.load_size,
+                  channels=c, train=cfg.split == "train", flip=cfg.flip)
     else:
         ds = sets.edges2photos(cfg.image_size, cfg.count, cfg.split, cfg.seed)
     return sets.take_fraction(ds, cfg.fraction, cfg.seed)

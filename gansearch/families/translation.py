@@ -1,10 +1,14 @@
-"""Image-to-image translation trained on paired images, as pix2pix (Isola et al. 2017): what the
-ResNet and U-Net generator families share.
+"""Image-to-image translation, as pix2pix (Isola et al. 2017) and CycleGAN (Zhu et al. 2017):
+what the ResNet and U-Net generator families share.
 
-The generator maps a source image to a target image; it trains against a conditional PatchGAN
-that sees the source beside the real or generated target, with lambda * L1 to the target
-(lambda = 100). Quality is measured on held-out pairs (the ``test`` split): translations of the
-sources against their targets.
+The generator maps a source image to a target image. On paired data (``edges2photos``,
+``aligned``) it trains against a conditional PatchGAN that sees the source beside the real or
+generated target, with lambda * L1 to the target (lambda = 100), and is judged on held-out
+pairs: its translations of the sources against their targets. On unpaired data
+(``unaligned``, CycleGAN's layout) the PatchGAN sees target-domain images alone, the
+reconstruction loss of distillation is to the teacher's output (Gong et al. eq. 7, unpaired),
+and quality compares its translations of held-out sources with held-out target images (FID /
+KID, as the compression papers report), or with the teacher's (``evaluation.reference``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import torch
 
 from gansearch.config import check_range, from_dict
 from gansearch.data.config import DataConfig
+from gansearch.data.translation import held_out_split
 from gansearch.errors import ConfigError
 from gansearch.families.base import Family, square_images
 from gansearch.models.resnet import PatchGANConfig, PatchGANDiscriminator
@@ -63,6 +68,22 @@ def paired_batches(data, batch_size: int, seed: int = 0):
         yield Batch((source,), target=target, real=target, condition=source)
 
 
+def unpaired_batches(data, batch_size: int, seed: int = 0):
+    """(source, target-domain image) items of unpaired data: the source is the input, the other
+    image only what the discriminator calls real; no ground truth, so a reconstruction loss is to
+    the teacher's output."""
+    for source, target in batches_forever(data, batch_size, seed):
+        yield Batch((source,), real=target)
+
+
+def paired(data) -> bool:
+    """Whether the data's targets are the ground truth of their sources (not CycleGAN's unpaired
+    sets); a subset (``data.fraction``) is what its set is."""
+    while not hasattr(data, "paired") and hasattr(data, "dataset"):
+        data = data.dataset
+    return getattr(data, "paired", True)
+
+
 def patchgan_layers(size: int, wanted: int = 3) -> int:
     """PatchGAN layers that fit an image of side ``size`` (3, pix2pix's 70x70 patches, when they do)."""
     return max(1, min(wanted, size.bit_length() - 3))
@@ -74,7 +95,7 @@ class Translation(Family):
     discriminator_config = PatchGANConfig
     train_config = Pix2PixTrainConfig
     inputs = "image"
-    data_sources = ("edges2photos",)
+    data_sources = ("edges2photos", "aligned", "unaligned")
     metrics = ("swd", "psnr", "ssim", "fid", "kid")
 
     def build_discriminator(self, config: PatchGANConfig) -> PatchGANDiscriminator:
@@ -86,7 +107,8 @@ class Translation(Family):
         gcfg = from_dict(self.generator_config, {**channels, **generator}, "generator")
         size = source.shape[-1]
         self.check_size(gcfg, size)
-        dcfg = from_dict(PatchGANConfig, {"input_channels": source.shape[0] + target.shape[0],
+        seen = source.shape[0] + target.shape[0] if paired(data) else target.shape[0]  # D's input
+        dcfg = from_dict(PatchGANConfig, {"input_channels": seen,
                                           "n_layers": patchgan_layers(size), **discriminator},
                          "discriminator")
         if size < 2 ** (dcfg.n_layers + 2):
@@ -113,7 +135,9 @@ class Translation(Family):
         return (torch.stack([data[int(i)][0] for i in picks]).to(**self.like(generator)),)
 
     def held_out(self, data: DataConfig):
-        return self.load(replace(data, split="test"))  # pairs the generator never trained on
+        # Images the generator never trained on, preprocessed as for testing (resized, not cropped).
+        split = held_out_split(data.path, data.source) if data.path else "test"
+        return self.load(replace(data, split=split))
 
     def image_size(self, data) -> int:
         return int(data[0][0].shape[-1])
@@ -122,7 +146,8 @@ class Translation(Family):
         return PlainLoss(alpha_rec=params.lambda_l1, rec_norm="l1")
 
     def batches(self, generator, data, batch_size, seed=0):
-        return paired_batches(data, batch_size, seed)
+        batches = paired_batches if paired(data) else unpaired_batches
+        return batches(data, batch_size, seed)
 
     def generate(self, generator, data, n, seed):
         like = self.like(generator)
@@ -135,4 +160,6 @@ class Translation(Family):
     def sample_grid(self, generator, data, seed=0):
         fake, target = self.generate(generator, data, 8, seed)
         source = torch.stack([data[i][0] for i in range(len(fake))]).float()
+        if not paired(data):  # no ground truth: source and output
+            return torch.stack([source, fake], 1).flatten(0, 1), 4
         return torch.stack([source, fake, target], 1).flatten(0, 1), 6  # rows: source, output, target

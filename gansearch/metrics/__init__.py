@@ -1,7 +1,7 @@
 """Quality and cost measured on the model itself."""
 
 from gansearch.metrics.cost import Cost, LayerCost, TensorStorage, profile, stored_tensors
-from gansearch.metrics.frechet import feature_statistics, fid, frechet_distance, sifid
+from gansearch.metrics.frechet import feature_statistics, fid, frechet_distance, frechet_from_features, sifid
 from gansearch.metrics.inception import (
     WEIGHTS_ENV,
     Inception,
@@ -38,6 +38,7 @@ __all__ = [
     "feature_statistics",
     "fid",
     "frechet_distance",
+    "frechet_from_features",
     "inception_features",
     "inception_score",
     "inception_score_from_probs",

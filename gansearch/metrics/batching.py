@@ -29,6 +29,9 @@ def image_set(images: Tensor, name: str = "images") -> Tensor:
     if not images.is_floating_point():
         raise ConfigError(f"{name}: expected float images in [-1, 1], got dtype {images.dtype}; "
                           "convert with x.float() / 127.5 - 1")
+    if not torch.isfinite(images).all():
+        raise ConfigError(f"{name}: some values are NaN or infinite (a diverged generator?); they cannot be "
+                          "measured")
     low, high = images.min().item(), images.max().item()
     if low < -1 - RANGE_SLACK or high > 1 + RANGE_SLACK:
         raise ConfigError(f"{name}: values must lie in [-1, 1] (the generators' tanh range), got "

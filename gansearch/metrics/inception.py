@@ -121,7 +121,9 @@ class Inception(Inception3):
         return self.avgpool(x).flatten(1)
 
     def class_logits(self, pool3: Tensor) -> Tensor:
-        return self.fc(pool3)
+        """Logits of the Inception Score: pool3 @ W without the fc layer's bias, as the original
+        TF code (Salimans et al. 2016) and torch-fidelity compute them."""
+        return pool3 @ self.fc.weight.T
 
 
 def inception_features(images: Tensor, inception: Inception | None = None, *, batch_size: int = 50,

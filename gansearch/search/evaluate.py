@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from gansearch.config import check_range, check_seed
+from gansearch.data.config import DataConfig
+from gansearch.errors import ConfigError
 from gansearch.families import Family
 from gansearch.metrics.cost import profile
 
@@ -21,12 +23,19 @@ from gansearch.metrics.cost import profile
 QUALITY = {"swd": "min", "fid": "min", "kid": "min", "sifid": "min", "psnr": "max", "ssim": "max"}
 COST = {"params": "min", "nonzero_params": "min", "macs": "min", "effective_macs": "min",
         "weight_bytes": "min", "peak_activation_bytes": "min", "latency_ms": "min"}
+INCEPTION_METRICS = ("fid", "kid", "sifid")
+
+
 @dataclass(frozen=True)
 class EvalConfig:
     samples: int = 16  # generated images (ResNet: translated pairs) per quality measurement
     seed: int = 0  # fixes the noise, the pairs and the metric's own randomness
     latency_runs: int = 10  # timed forward passes of the final student (0: no timing)
     inception_weights: str | None = None  # local Inception file for FID/KID/SIFID
+    # What generated images are compared with: the data's real images (translation: the ground
+    # truth of paired data, target-domain images of unpaired data), or the teacher's outputs for
+    # the same inputs (PSNR / SSIM on unpaired data need it).
+    reference: Literal["data", "teacher"] = "data"
 
     def __post_init__(self) -> None:
         check_range("evaluation.samples", self.samples, 1)
@@ -34,9 +43,15 @@ class EvalConfig:
         check_range("evaluation.latency_runs", self.latency_runs, 0)
 
 
-def quality(family: Family, generator, data, metrics: list[str], cfg: EvalConfig) -> dict[str, float]:
-    """Each of ``metrics`` for ``generator`` (of ``family``) on ``data`` (see ``QUALITY``)."""
+def quality(family: Family, generator, data, metrics: list[str], cfg: EvalConfig, teacher=None
+            ) -> dict[str, float]:
+    """Each of ``metrics`` for ``generator`` (of ``family``) on ``data`` (see ``QUALITY``);
+    ``teacher``: the generator ``cfg.reference: teacher`` compares with."""
     fake, real = family.generate(generator, data, cfg.samples, cfg.seed)
+    if cfg.reference == "teacher":
+        if teacher is None:
+            raise ConfigError("evaluation.reference: teacher needs the teacher to compare with")
+        real, _ = family.generate(teacher, data, cfg.samples, cfg.seed)  # the same inputs
     out: dict[str, float] = {}
     for name in metrics:
         family.check_metric(name)
@@ -63,6 +78,18 @@ def inception(path: str | None):
     from gansearch.metrics.inception import InceptionConfig, load_inception
 
     return load_inception(InceptionConfig(path=path))
+
+
+def check_evaluation(cfg: EvalConfig, metric: str, data: DataConfig, where: str = "evaluation") -> None:
+    """What a trial's measurement needs and can be known before anything runs: the Inception
+    weights file of FID / KID / SIFID, and a reference for PSNR / SSIM on unpaired data."""
+    if metric in INCEPTION_METRICS:
+        from gansearch.metrics.inception import InceptionConfig, weights_path
+
+        weights_path(InceptionConfig(path=cfg.inception_weights))  # a missing file: one line, now
+    if metric in ("psnr", "ssim") and data.source == "unaligned" and cfg.reference != "teacher":
+        raise ConfigError(f"{where}: {metric} compares outputs with a reference, and unpaired data has no "
+                          "ground truth; set evaluation.reference: teacher or use fid / kid / swd")
 
 
 def cost(generator, example_input, latency_runs: int) -> dict[str, Any]:

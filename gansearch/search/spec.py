@@ -11,7 +11,7 @@ it, before anything runs.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -257,15 +257,16 @@ def parse_spec(raw: dict[str, Any], *, base: Path, where: str = "spec",
     check_range(f"{where}: max_failures", f.max_failures, 0)
     check_device(f"{where}: device", f.device)
     check_sweep_name(f.name, f"{where}: name")
+    evaluation = f.evaluation
+    if evaluation.inception_weights and not Path(evaluation.inception_weights).expanduser().is_absolute():
+        evaluation = replace(evaluation, inception_weights=str(base / evaluation.inception_weights))
     return SweepSpec(f.name, f.teacher, recipe, space, tuple(f.objectives), f.search, f.scheduler,
-                     f.resources, f.evaluation, _anchored(f.data, base), f.device, f.max_failures, base, raw)
+                     f.resources, evaluation, _anchored(f.data, base), f.device, f.max_failures, base, raw)
 
 
 def _anchored(data: DataConfig | None, base: Path) -> DataConfig | None:
     """``data`` with its relative file and folder paths taken from the spec's folder (trials run
     elsewhere)."""
-    from dataclasses import replace
-
     from gansearch.data.images import BUNDLED_IMAGES
 
     if data is None:

@@ -25,7 +25,7 @@ from gansearch.errors import ConfigError, first_line
 from gansearch.search import folder as sweep_files
 from gansearch.search import tracking
 from gansearch.search.spec import SweepSpec
-from gansearch.search.teacher import load_teacher, prepare_teacher, teacher_quality
+from gansearch.search.teacher import check_teacher, load_teacher, prepare_teacher, teacher_quality
 from gansearch.search.trainable import TrialContext, trainable
 
 
@@ -128,8 +128,7 @@ def run_sweep(spec: SweepSpec, options: SweepOptions) -> SweepResult:
     name = folder.name
     # Everything that can be checked is checked before anything is written: a mistake leaves
     # no half-made sweep folder and no MLflow run behind.
-    if spec.teacher.checkpoint is not None:
-        prepare_teacher(spec, folder)  # checks it against the spec before anything is written
+    check_teacher(spec)  # against the spec, before anything is written and any teacher trains
     if options.tracking_uri:
         tracking.check_reachable(options.tracking_uri)
     storage_existed = folder.parent.exists()

@@ -19,7 +19,7 @@ from gansearch.config import from_dict, load_yaml
 from gansearch.data.config import DataConfig
 from gansearch.errors import ConfigError
 from gansearch.families import Family
-from gansearch.search.evaluate import cost, quality
+from gansearch.search.evaluate import check_evaluation, cost, quality
 from gansearch.search.spec import SweepSpec, check_teacher_fits
 
 
@@ -33,6 +33,36 @@ class Teacher:
     train_params: Any  # the family's training parameters (the teacher config's train: section)
 
 
+def check_teacher(spec: SweepSpec) -> tuple[Family, DataConfig]:
+    """Everything about the spec's teacher that can be checked before Ray starts or any teacher
+    trains: its family fits the quality metric and every step, the data fits the family, and the
+    evaluation has what it needs. Returns the family and the data trials will read."""
+    if spec.teacher.checkpoint is not None:
+        teacher = load_teacher(spec.resolve(spec.teacher.checkpoint), spec)
+        return teacher.family, teacher.data
+    cfg = teacher_config(spec)
+    check_teacher_fits(spec, cfg.family)
+    if spec.data is not None:
+        cfg.family.check_data(spec.data, "data.source")
+    check_evaluation(spec.evaluation, spec.quality.metric, spec.data or cfg.data)
+    return cfg.family, spec.data or cfg.data
+
+
+def describe_data(family: Family, data: DataConfig) -> str:
+    """What trials will read: the source and how many items train and judge the students."""
+    train, held_out = family.load(data), family.held_out(data)  # a photograph: one (1, C, H, W) image
+    judged = "judged on the same" if held_out is None else f"judged on {len(held_out)} held out"
+    where = f" {data.path or data.name}" if data.path or data.name else ""
+    return f"data: {data.source}{where}, {len(train)} item(s) to train on, {judged}"
+
+
+def teacher_config(spec: SweepSpec):
+    from gansearch.families.teacher import parse_teacher_config
+
+    path = spec.resolve(spec.teacher.config)
+    return parse_teacher_config(load_yaml(path), str(path))
+
+
 def prepare_teacher(spec: SweepSpec, folder: Path) -> Path:
     """The teacher checkpoint every trial starts from: the spec's, or trained now from the spec's
     teacher config (unless an earlier run of this sweep already did), checked against the spec
@@ -43,15 +73,11 @@ def prepare_teacher(spec: SweepSpec, folder: Path) -> Path:
         return path
     path = folder / "teacher" / "teacher.pt"
     if not path.is_file():
-        from gansearch.families.teacher import parse_teacher_config, train_teacher
+        from gansearch.families.teacher import train_teacher
 
-        cfg_path = spec.resolve(spec.teacher.config)
-        cfg = parse_teacher_config(load_yaml(cfg_path), str(cfg_path))
-        check_teacher_fits(spec, cfg.family)
-        if spec.data is not None:
-            cfg.family.check_data(spec.data, "data.source")
-        print(f"training the teacher once for the sweep ({cfg_path.name})", flush=True)
-        train_teacher(cfg, path.parent)
+        check_teacher(spec)
+        print(f"training the teacher once for the sweep ({spec.teacher.config})", flush=True)
+        train_teacher(teacher_config(spec), path.parent)
     load_teacher(path, spec)
     return path
 
@@ -60,6 +86,7 @@ def load_teacher(path: str | Path, spec: SweepSpec) -> Teacher:
     """The teacher at ``path`` with its data and training parameters, checked against ``spec``."""
     teacher = read_teacher(path, trust_code=spec.teacher.trust_code, data=spec.data)
     check_teacher_fits(spec, teacher.family)
+    check_evaluation(spec.evaluation, spec.quality.metric, teacher.data)
     return teacher
 
 
@@ -87,5 +114,7 @@ def teacher_quality(teacher: Teacher, spec: SweepSpec) -> dict[str, float]:
     held_out = family.held_out(teacher.data)
     held_out = family.load(teacher.data) if held_out is None else held_out
     example = family.example_input(generator, 1, family.image_size(held_out))
-    return {**quality(family, generator, held_out, [spec.quality.metric], spec.evaluation),
-            **cost(generator, example, 0)}
+    # Against itself the teacher is perfect: with reference: teacher only its cost says anything.
+    measured = {} if spec.evaluation.reference == "teacher" else \
+        quality(family, generator, held_out, [spec.quality.metric], spec.evaluation)
+    return {**measured, **cost(generator, example, 0)}

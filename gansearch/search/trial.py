@@ -111,7 +111,8 @@ def _run(spec: SweepSpec, knobs: dict[str, Any], teacher_path: str | Path, out_d
     costs = [o.metric for o in spec.costs]
 
     def measure(latency_runs: int) -> dict[str, Any]:
-        q = quality(student.family, student.generator, student.held_out, [metric], spec.evaluation)
+        q = quality(student.family, student.generator, student.held_out, [metric], spec.evaluation,
+                    teacher=student.teacher)
         c = cost(student.generator, student.example_input(), latency_runs)
         return {**q, **{k: c[k] for k in (*costs, "params", "macs", "weight_bytes", "sparsity")
                         if k in c}}
