@@ -41,3 +41,18 @@ def inception_weights(tmp_path_factory):
     path = tmp_path_factory.mktemp("inception") / WEIGHTS_FILES["fid"].name
     torch.save(net.eval().state_dict(), path)
     return path
+
+
+@pytest.fixture(scope="session")
+def local_ray(inception_weights):
+    """One local Ray of 2 CPUs for every in-process sweep (a start costs seconds). Its workers
+    find the Inception weights by GANSEARCH_INCEPTION_WEIGHTS, as a user's workers would; the
+    tests' own process does not see that variable unless a test sets it."""
+    import ray
+
+    from gansearch.metrics.inception import WEIGHTS_ENV
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {WEIGHTS_ENV: str(inception_weights)}})
+    yield
+    ray.shutdown()

@@ -7,7 +7,6 @@ import sys
 
 import helpers
 import pytest
-import ray
 import torch
 from mlflow import MlflowClient
 
@@ -34,19 +33,14 @@ print("ok")
 
 
 @pytest.fixture(scope="module")
-def sweep(tiny_singan_teacher, tmp_path_factory):
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        spec = helpers.spec(
-            tiny_singan_teacher, name="e",
-            recipe=[{"prune_filters": {"amount": 0.5}}, {"precision": {"dtype": "float32"}}],
-            space={"precision.dtype": {"grid": ["float32", "float16"]},
-                   "prune_filters.amount": {"grid": [0.25, 0.75]}},
-            search={"algorithm": "grid", "num_samples": 1})
-        result = run_sweep(spec, SweepOptions(storage=str(tmp_path_factory.mktemp("runs")), verbose=0))
-    finally:
-        ray.shutdown()
-    return result
+def sweep(tiny_singan_teacher, tmp_path_factory, local_ray):
+    spec = helpers.spec(
+        tiny_singan_teacher, name="e",
+        recipe=[{"prune_filters": {"amount": 0.5}}, {"precision": {"dtype": "float32"}}],
+        space={"precision.dtype": {"grid": ["float32", "float16"]},
+               "prune_filters.amount": {"grid": [0.25, 0.75]}},
+        search={"algorithm": "grid", "num_samples": 1})
+    return run_sweep(spec, SweepOptions(storage=str(tmp_path_factory.mktemp("runs")), verbose=0))
 
 
 def test_front_exports_reload_with_torch_alone_and_match_mlflow(sweep, tmp_path):

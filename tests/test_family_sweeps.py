@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-import ray
 import torch
 from helpers import spec
 from mlflow import MlflowClient
@@ -18,15 +17,8 @@ from gansearch.errors import CheckpointError
 from gansearch.report.build import build_report
 from gansearch.search.sweep import SweepOptions, run_sweep
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("local_ray")]
 USER_FILE = Path(__file__).parent / "user_generators.py"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def _teacher(tmp_path, fmt, state, *flags):

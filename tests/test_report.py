@@ -100,9 +100,7 @@ def test_hypervolume_in_three_dimensions_matches_a_monte_carlo_union_of_boxes():
 
 
 @pytest.fixture(scope="module")
-def sweep_folder(tiny_singan_teacher, tmp_path_factory):
-    import ray
-
+def sweep_folder(tiny_singan_teacher, tmp_path_factory, local_ray):
     from gansearch.search.sweep import SweepOptions, run_sweep
 
     spec = helpers.spec(
@@ -113,13 +111,7 @@ def sweep_folder(tiny_singan_teacher, tmp_path_factory):
                "precision.dtype": {"choice": ["float32", "float16"]}},
         objectives=[{"metric": "swd"}, {"metric": "weight_bytes"}, {"metric": "macs"}],
         search={"algorithm": "random", "num_samples": 3, "seed": 0, "max_concurrent": 2})
-    # address="local": a Ray of its own, even where another process on this machine runs one.
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        result = run_sweep(spec, SweepOptions(storage=str(tmp_path_factory.mktemp("sweeps")), verbose=0))
-    finally:
-        ray.shutdown()
-    return result
+    return run_sweep(spec, SweepOptions(storage=str(tmp_path_factory.mktemp("sweeps")), verbose=0))
 
 
 @pytest.fixture(scope="module")

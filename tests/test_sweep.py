@@ -7,7 +7,6 @@ import time
 
 import optuna
 import pytest
-import ray
 from helpers import free_port, spec
 from mlflow import MlflowClient
 
@@ -19,14 +18,7 @@ from gansearch.report.build import build_report
 from gansearch.search.pareto import pareto_front
 from gansearch.search.sweep import SweepOptions, run_sweep
 
-pytestmark = pytest.mark.timeout(600)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("local_ray")]
 
 
 def _spec(teacher, **changes):
@@ -99,6 +91,10 @@ def test_multi_objective_sweep_tracks_every_trial(tiny_singan_teacher, tmp_path)
         half = row["precision.dtype"] == "float16"
         assert (next(student.parameters()).dtype == __import__("torch").float16) == half
 
+    # The finished sweep is not run over: a second start asks for --resume or another name.
+    with pytest.raises(ConfigError, match="--resume"):
+        run_sweep(spec, SweepOptions(storage=str(tmp_path), verbose=0))
+
 
 def test_diverging_trial_fails_with_its_reason_and_the_sweep_goes_on(tiny_singan_teacher, tmp_path):
     spec = _spec(tiny_singan_teacher, space={"finetune.lr_factor": {"grid": [1.0, 1e30]}},
@@ -133,13 +129,6 @@ def test_trial_out_of_memory_is_recorded_as_failed_and_counted(tiny_singan_teach
     assert report.counts.splitlines()[0] == "2 trials: 1 finished, 1 failed, 0 stopped early"
     assert "out of memory on cpu" in report.counts.splitlines()[1]
     assert "2 trials: 1 finished, 1 failed" in (result.folder / "report.html").read_text()
-
-
-def test_existing_sweep_is_not_overwritten(tiny_singan_teacher, tmp_path):
-    spec = _spec(tiny_singan_teacher, search={"algorithm": "random", "num_samples": 1})
-    run_sweep(spec, SweepOptions(storage=str(tmp_path), verbose=0))
-    with pytest.raises(ConfigError, match="--resume"):
-        run_sweep(spec, SweepOptions(storage=str(tmp_path), verbose=0))
 
 
 @pytest.mark.slow

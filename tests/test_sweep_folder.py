@@ -11,7 +11,6 @@ import sys
 
 import pandas as pd
 import pytest
-import ray
 from helpers import space, spec, sweep_command, write_space
 from mlflow import MlflowClient
 
@@ -21,14 +20,7 @@ from gansearch.search import folder as sweep_files
 from gansearch.search.sweep import SweepOptions, run_sweep
 from gansearch.search.tracking import quote, where
 
-pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("local_ray")]
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ GANSEARCH_INCEPTION_WEIGHTS), and a pix2pix-layout folder with an imported U-Net
 on pairs and judged by PSNR; real Ray and MLflow."""
 
 import pytest
-import ray
 import torch
 from helpers import space, spec
 from mlflow import MlflowClient
@@ -14,14 +13,7 @@ from translation_folders import aligned_folder, unaligned_folder
 from gansearch.cli import main
 from gansearch.search.sweep import SweepOptions, run_sweep
 
-pytestmark = pytest.mark.timeout(600)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("local_ray")]
 
 
 def _import(tmp_path, state, *flags):
