@@ -12,6 +12,7 @@ from mlflow import MlflowClient
 
 import gansearch
 from gansearch.checkpoint import load_checkpoint
+from gansearch.cli import main
 from gansearch.errors import ConfigError
 from gansearch.export import export_trials
 from gansearch.search.sweep import SweepOptions, run_sweep
@@ -20,14 +21,14 @@ pytestmark = pytest.mark.timeout(600)
 
 ONLY_TORCH = """
 import sys, torch
-folder = sys.argv[1]
 assert "gansearch" not in sys.modules
-inputs, expected = torch.load(folder + "/inputs.pt"), torch.load(folder + "/outputs.pt")
-exported = torch.export.load(folder + "/generator.pt2").module()
-scripted = torch.jit.load(folder + "/generator.ts")
-with torch.no_grad():
-    for model in (exported, scripted):
-        torch.testing.assert_close(model(*inputs), expected)
+for folder in sys.argv[1:]:
+    inputs, expected = torch.load(folder + "/inputs.pt"), torch.load(folder + "/outputs.pt")
+    exported = torch.export.load(folder + "/generator.pt2").module()
+    scripted = torch.jit.load(folder + "/generator.ts")
+    with torch.no_grad():
+        for model in (exported, scripted):
+            torch.testing.assert_close(model(*inputs), expected)
 print("ok")
 """
 
@@ -44,19 +45,18 @@ def sweep(tiny_singan_teacher, tmp_path_factory, local_ray):
 
 
 def test_front_exports_reload_with_torch_alone_and_match_mlflow(sweep, tmp_path):
-    run = subprocess.run([sys.executable, "-m", "gansearch.cli", "export", str(sweep.folder), "--pareto",
-                          "--out", str(tmp_path), "--register", "student"], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
+    assert main(["export", str(sweep.folder), "--pareto", "--out", str(tmp_path),
+                 "--register", "student"]) == 0
     folders = sorted(p for p in tmp_path.iterdir() if p.is_dir())
     assert {f.name for f in folders} == set(sweep.front["trial_id"])
 
     client = MlflowClient(sweep.tracking_uri, registry_uri=sweep.tracking_uri)
     versions = client.search_model_versions("name = 'student'")
     assert len(versions) == len(folders)
+    check = subprocess.run([sys.executable, "-c", ONLY_TORCH, *map(str, folders)], capture_output=True,
+                           text=True)
+    assert check.stdout.strip() == "ok", check.stderr  # in a process where only torch is imported
     for folder in folders:
-        check = subprocess.run([sys.executable, "-c", ONLY_TORCH, str(folder)],
-                               capture_output=True, text=True)
-        assert check.stdout.strip() == "ok", check.stderr
         card = json.loads((folder / "model_card.json").read_text())
         child = client.search_runs([client.get_experiment_by_name("e").experiment_id],
                                    f"tags.`gansearch.trial_id` = '{card['trial_id']}'")[0]

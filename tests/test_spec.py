@@ -1,15 +1,16 @@
 """Search-space YAML: everything wrong is caught before Ray starts, naming the key."""
 
-import subprocess
-import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
+from gansearch.cli import main
 from gansearch.errors import ConfigError
 from gansearch.search.recipe import parse_recipe
 from gansearch.search.spec import load_spec, parse_spec
 
+REPO = Path(__file__).parent.parent
 GOOD = {
     "name": "t",
     "teacher": {"checkpoint": "teacher.pt"},
@@ -72,21 +73,20 @@ def test_knob_values_from_a_search_are_validated():
     assert recipe.with_knobs({"prune_filters.amount": np.float64(0.25)}).steps[0][1].amount == 0.25
 
 
-def test_cli_rejects_a_bad_space_with_one_line_and_exit_2(tmp_path):
+def test_cli_rejects_a_bad_space_with_one_line_and_exit_2(tmp_path, capsys):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump({**GOOD, "space": {"prune_filters.amount": {"uniform": [0, 2]}}}))
-    run = subprocess.run([sys.executable, "-m", "gansearch.cli", "sweep", str(path), "--dry-run"],
-                         capture_output=True, text=True)
-    assert run.returncode == 2
-    assert run.stderr.count("\n") == 1 and "space.prune_filters.amount allows 2" in run.stderr
+    assert main(["sweep", str(path), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "space.prune_filters.amount allows 2" in err
     assert not (tmp_path / "runs").exists()
 
 
-def test_dry_run_prints_the_resolved_space():
-    run = subprocess.run([sys.executable, "-m", "gansearch.cli", "sweep", "search_spaces/quickstart.yaml",
-                          "--dry-run"], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    assert "8 trials" in run.stdout and "prune_filters.amount: uniform" in run.stdout
+def test_dry_run_prints_the_resolved_space(capsys):
+    assert main(["sweep", str(REPO / "search_spaces" / "quickstart.yaml"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "8 trials" in out and "prune_filters.amount: uniform" in out
+    assert "teacher family: singan; data: image astronaut, 1 item(s) to train on" in out
 
 
 def test_planned_trials_follow_how_each_search_runs_its_grid():

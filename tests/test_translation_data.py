@@ -89,3 +89,48 @@ def test_unpaired_distillation_reconstructs_the_teachers_output(tmp_path):
     # and its discriminator sees target-domain images alone (no source beside them)
     dcfg = family.configs({"filters": 4, "n_blocks": 1}, {}, data, family.train_config())[1]
     assert dcfg.input_channels == 3
+
+
+def test_dry_run_says_what_data_the_trials_read(tmp_path, tiny_singan_teacher, capsys):
+    import yaml
+    from helpers import space
+    from reference_layouts import resnet_state
+
+    from gansearch.cli import main
+
+    root = aligned_folder(tmp_path / "facades")
+    torch.save(resnet_state(6, ngf=4), tmp_path / "g.pth")
+    assert main(["import", "pix2pix", str(tmp_path / "g.pth"), "--out", str(tmp_path / "t.pt")]) == 0
+    raw = space(tmp_path / "t.pt", objectives=[{"metric": "psnr"}, {"metric": "macs"}],
+                data={"source": "aligned", "path": "facades", "image_size": 32})  # relative to the YAML
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(raw))
+    capsys.readouterr()
+    assert main(["sweep", str(tmp_path / "s.yaml"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"teacher family: resnet; data: aligned {root}, 3 item(s) to train on, judged on 3 held out" in out
+    # A metric that does not apply to the family is refused by the dry run, before any training.
+    raw["objectives"] = [{"metric": "sifid"}, {"metric": "macs"}]
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(raw))
+    assert main(["sweep", str(tmp_path / "s.yaml"), "--dry-run"]) == 2
+    assert "quality metric 'sifid' does not apply to the resnet family" in capsys.readouterr().err
+
+
+def test_psnr_against_the_teachers_translations(tmp_path):
+    from gansearch.search.evaluate import EvalConfig, quality
+
+    data = load_data(DataConfig(source="unaligned", path=str(unaligned_folder(tmp_path / "d")), image_size=16,
+                                split="test"))
+    family = get("resnet")
+    config = family.configs({"filters": 4, "n_blocks": 1}, {}, data, family.train_config())[0]
+    teacher, student = family.build_generator(config).eval(), family.build_generator(config).eval()
+    cfg = EvalConfig(samples=3, reference="teacher")
+    assert quality(family, teacher, data, ["psnr"], cfg, teacher=teacher)["psnr"] == float("inf")
+    assert 0 < quality(family, student, data, ["psnr"], cfg, teacher=teacher)["psnr"] < 100
+    with pytest.raises(ConfigError, match="needs the teacher"):
+        quality(family, student, data, ["psnr"], cfg)
+
+
+def test_inception_is_loaded_once_per_process(inception_weights):
+    from gansearch.search.evaluate import inception
+
+    assert inception(str(inception_weights)) is inception(str(inception_weights))  # a worker reuses it
