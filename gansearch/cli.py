@@ -205,7 +205,7 @@ def _report(args: argparse.Namespace) -> int:
                                                         if excluded else ""))
     print(f"hypervolume {report.hypervolume:.6g} (reference point "
           + ", ".join(f"{k} {v:.6g}" for k, v in report.reference.items()) + ")")
-    teacher = report.teacher
+    teacher = {k: v for k, v in report.teacher.items() if k in report.reference or k == report.quality}
     measured = "measured as every trial" if report.quality in teacher else "cost only"
     print("teacher: " + (", ".join(f"{k} {v:.6g}" for k, v in teacher.items()) + f" ({measured})"
                          if teacher else "not measured and its checkpoint not found; not marked"))
