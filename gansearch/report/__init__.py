@@ -3,7 +3,7 @@
 ``build_report`` (the ``gansearch report`` verb) is in ``gansearch.report.build``.
 """
 
-from gansearch.report.hypervolume import hypervolume, reference_point
+from gansearch.search.hypervolume import hypervolume, reference_point
 from gansearch.search.pareto import pareto_front
 
 __all__ = ["hypervolume", "pareto_front", "reference_point"]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from gansearch.report.hypervolume import hypervolume, reference_point
 from gansearch.report.page import render_page, thumbnail
 from gansearch.report.plots import plot_front
 from gansearch.report.sweep import SweepResults, load_sweep, teacher_baseline, trial_counts
+from gansearch.search.hypervolume import hypervolume, reference_point
 from gansearch.search.pareto import pareto_front
 
 PLOTTED_COSTS = ("macs", "weight_bytes")  # always plotted when measured, objectives or not

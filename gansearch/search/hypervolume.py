@@ -67,3 +67,54 @@ def _volume(points: np.ndarray, ref: np.ndarray) -> float:
         if thickness > 0:
             total += thickness * _volume(points[:i + 1, :-1], ref[:-1])
     return total
+
+
+def _covered(points: np.ndarray, ref: np.ndarray) -> float:
+    """The volume of the union of the boxes [p, ref] (the hypervolume of ``points``), with quick
+    paths for one and two dimensions."""
+    points = points[np.all(points < ref, axis=1)]
+    if not len(points):
+        return 0.0
+    if points.shape[1] == 1:
+        return float(ref[0] - points[:, 0].min())
+    if points.shape[1] == 2:  # a staircase: sweep along x, the lowest y so far sets each slab
+        points = points[np.argsort(points[:, 0], kind="stable")]
+        lowest = np.minimum.accumulate(points[:, 1])
+        widths = np.diff(np.r_[points[:, 0], ref[0]])
+        return float((widths * (ref[1] - lowest)).sum())
+    return float(_volume(points, ref))
+
+
+def expected_improvement(front: np.ndarray, reference: np.ndarray, costs: np.ndarray, mean: np.ndarray,
+                         std: np.ndarray) -> np.ndarray:
+    """Expected hypervolume improvement of new points whose costs are known and whose quality is
+    Gaussian, over ``front``; every objective minimized, quality first.
+
+    ``front`` (K, 1 + m) and ``reference`` (1 + m,) are (quality, costs...); ``costs`` (n, m) are
+    the candidates' known costs and ``mean``/``std`` (n,) their predicted quality. With the costs
+    fixed, the improvement of a point of quality Q is the integral from Q to the reference of
+    A(t), the volume of cost space that the point adds over the front points of quality at most
+    t; A is a step function that drops at each front quality. So the expectation is exact:
+    sum over the steps of A_k * integral of P(Q <= t) dt, and with z = (t - mean) / std,
+    integral P(Q <= t) dt = std * [z Phi(z) + phi(z)] between the step's ends.
+    """
+    from scipy.stats import norm
+
+    ref_q, ref_c = float(reference[0]), np.asarray(reference[1:], float)
+    front = front[np.argsort(front[:, 0], kind="stable")]
+    front = front[front[:, 0] < ref_q]
+    ends = np.r_[-np.inf, front[:, 0], ref_q]
+    out = np.zeros(len(costs))
+    for i, c in enumerate(np.asarray(costs, float)):
+        box = ref_c - c
+        if not (box > 0).all():
+            continue  # a cost at or beyond the reference adds nothing, whatever its quality
+        clipped = np.maximum(front[:, 1:], c)  # what each front point covers of the new box
+        steps = [float(np.prod(box))] + [float(np.prod(box)) - _covered(clipped[:k], ref_c)
+                                         for k in range(1, len(front) + 1)]
+        sd = max(float(std[i]), 1e-12)
+        z = (ends - mean[i]) / sd
+        with np.errstate(invalid="ignore"):  # z = -inf at the open end: psi is 0 there
+            psi = np.where(np.isneginf(z), 0.0, z * norm.cdf(z) + norm.pdf(z))
+        out[i] = sd * float(np.dot(steps, np.diff(psi)))
+    return out
