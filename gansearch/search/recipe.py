@@ -5,6 +5,12 @@ settings (``- prune_filters: {amount: 0.5}``; a bare ``- finetune`` takes the de
 setting is a knob the search can explore, addressed as ``STEP.SETTING`` (``prune_filters.amount``),
 or ``STEP#N.SETTING`` for the N-th of several steps of one kind. Steps are thin: each calls the
 compression core (``gansearch.compress``) or a training loop; nothing here knows about Ray.
+
+A step that changes the generator's structure without training (pruning, pruning from scratch,
+low rank, weight sharing, precision) does it in ``restructure(generator, example_input, family,
+seed)``, which ``apply`` calls: the search can then learn a student's architecture and costs
+before it trains (``gansearch.search.plans``). Steps whose outcome depends on training say so
+with ``costs_known = False``.
 """
 
 from __future__ import annotations
@@ -74,8 +80,11 @@ class PruneFilters:
         check_range("prune_filters.amount", self.amount, 0.0, 1.0, high_open=True)
         check_choice("prune_filters.criterion", self.criterion, CRITERIA)
 
+    def restructure(self, generator, example, family, seed):
+        return prune_filters(generator, example, self.amount, self.criterion)
+
     def apply(self, s: Student) -> None:
-        s.generator = prune_filters(s.generator, s.example_input(), self.amount, self.criterion)
+        s.generator = self.restructure(s.generator, s.example_input(), s.family, s.seed)
 
 
 @dataclass(frozen=True)
@@ -90,8 +99,11 @@ class PruneUnstructured:
     def __post_init__(self) -> None:
         check_range("prune_unstructured.sparsity", self.sparsity, 0.0, 1.0, high_open=True)
 
+    def restructure(self, generator, example, family, seed):
+        return prune_unstructured(generator, self.sparsity, scope=self.scope, norm=self.norm, seed=seed)
+
     def apply(self, s: Student) -> None:
-        prune_unstructured(s.generator, self.sparsity, scope=self.scope, norm=self.norm, seed=s.seed)
+        s.generator = self.restructure(s.generator, s.example_input(), s.family, s.seed)
 
 
 @dataclass(frozen=True)
@@ -104,9 +116,12 @@ class Scratch:
     def __post_init__(self) -> None:
         check_range("scratch.filters", self.filters, 1)
 
+    def restructure(self, generator, example, family, seed):
+        torch.manual_seed(seed)
+        return family.scratch(generator, self.filters).to(example[0].device)
+
     def apply(self, s: Student) -> None:
-        torch.manual_seed(s.seed)
-        s.generator = s.family.scratch(s.generator, self.filters).to(s.device)
+        s.generator = self.restructure(s.generator, s.example_input(), s.family, s.seed)
         init_weights(s.discriminator)  # the critic restarts with the generator
 
 
@@ -144,8 +159,11 @@ class LowRank:
     def __post_init__(self) -> None:
         check_range("lowrank.rank_ratio", self.rank_ratio, 0.0, 1.0, low_open=True)
 
+    def restructure(self, generator, example, family, seed):
+        return factorize(generator, self.rank_ratio)
+
     def apply(self, s: Student) -> None:
-        factorize(s.generator, self.rank_ratio)
+        s.generator = self.restructure(s.generator, s.example_input(), s.family, s.seed)
 
 
 @dataclass(frozen=True)
@@ -158,8 +176,11 @@ class ShareWeights:
     def __post_init__(self) -> None:
         check_range("share_weights.bits", self.bits, 1, 8)
 
+    def restructure(self, generator, example, family, seed):
+        return share_weights(generator, self.bits)
+
     def apply(self, s: Student) -> None:
-        share_weights(s.generator, self.bits)
+        s.generator = self.restructure(s.generator, s.example_input(), s.family, s.seed)
 
 
 @dataclass(frozen=True)
@@ -170,12 +191,12 @@ class Precision:
     name: ClassVar[str] = "precision"
     dtype: Literal["float32", "float16", "bfloat16", "int8"] = "float16"
 
+    def restructure(self, generator, example, family, seed):
+        make_permanent(generator)
+        return quantize_int8(generator) if self.dtype == "int8" else to_dtype(generator, self.dtype)
+
     def apply(self, s: Student) -> None:
-        make_permanent(s.generator)
-        if self.dtype == "int8":
-            quantize_int8(s.generator)
-        else:
-            to_dtype(s.generator, self.dtype)
+        s.generator = self.restructure(s.generator, s.example_input(), s.family, s.seed)
 
 
 STEPS: dict[str, type] = {cls.name: cls for cls in (PruneFilters, PruneUnstructured, Scratch,

@@ -21,6 +21,7 @@ from gansearch.errors import ConfigError, short
 from gansearch.families import Family
 from gansearch.search.evaluate import COST, QUALITY, EvalConfig
 from gansearch.search.folder import check_sweep_name
+from gansearch.search.plans import KNOWN_COSTS
 from gansearch.search.recipe import Recipe, parse_recipe
 
 DISTRIBUTIONS = ("uniform", "loguniform", "int", "quniform", "choice", "grid")
@@ -121,16 +122,19 @@ class TeacherSource:
 
 @dataclass(frozen=True)
 class SearchConfig:
-    algorithm: Literal["tpe", "nsga2", "random", "grid"] = "tpe"
+    # cost_aware: known costs, learned quality (gansearch.search.samplers); tpe, nsga2, gp:
+    # Optuna's multi-objective samplers; random; grid: every value of grid and choice knobs.
+    algorithm: Literal["cost_aware", "gp", "tpe", "nsga2", "random", "grid"] = "cost_aware"
     num_samples: int = 8  # trials (grid: repetitions of the whole grid)
     seed: int = 0
     max_concurrent: int | None = None  # default: as many as the resources allow
     time_budget_s: float | None = None  # stop starting trials after this long
-    # Random trials before TPE models the results, and NSGA-II's generation size. Default: a
-    # quarter of the trials, at least 2 and at most Optuna's own defaults (10 and 50), so that
-    # a small sweep is not all random start.
+    # Trials before a model of the results takes over (cost_aware, TPE, GP), and NSGA-II's
+    # generation size. Default: a quarter of the trials, at least 2 and at most Optuna's own
+    # defaults (10 and 50), so that a small sweep is not all random start.
     startup_trials: int | None = None
     population_size: int | None = None
+    warm_start: tuple[str, ...] = ()  # folders of earlier sweeps of this space: their trials seed the study
 
     def __post_init__(self) -> None:
         check_range("search.num_samples", self.num_samples, 1)
@@ -152,6 +156,18 @@ class SearchConfig:
 
     def _quarter(self, num_samples: int | None, optuna_default: int) -> int:
         return min(max((num_samples or self.num_samples) // 4, 2), optuna_default)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A constraint on a cost known before training: ``{max: 2.0e9}``, ``{min: ...}`` or both."""
+
+    max: float | None = None
+    min: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.max is None and self.min is None:
+            raise ConfigError("constraints: give a bound as {max: VALUE} and/or {min: VALUE}")
 
 
 @dataclass(frozen=True)
@@ -187,6 +203,7 @@ class _SpecFile:
     resources: Resources = field(default_factory=Resources)
     evaluation: EvalConfig = field(default_factory=EvalConfig)
     data: DataConfig | None = None  # the data trials train and are judged on; default: the teacher's
+    constraints: dict[str, Bound] = field(default_factory=dict)  # known costs a student must keep to
     device: str = "auto"  # where trials run: auto (the GPU Ray assigns, else CPU), cpu, cuda
     max_failures: int = 1  # restarts of a crashed trial from its last checkpoint
 
@@ -203,6 +220,7 @@ class SweepSpec:
     resources: Resources
     evaluation: EvalConfig
     data: DataConfig | None
+    constraints: dict[str, Bound]
     device: str
     max_failures: int
     base: Path  # the folder of the YAML file: relative paths in it start there
@@ -260,8 +278,44 @@ def parse_spec(raw: dict[str, Any], *, base: Path, where: str = "spec",
     evaluation = f.evaluation
     if evaluation.inception_weights and not Path(evaluation.inception_weights).expanduser().is_absolute():
         evaluation = replace(evaluation, inception_weights=str(base / evaluation.inception_weights))
-    return SweepSpec(f.name, f.teacher, recipe, space, tuple(f.objectives), f.search, f.scheduler,
-                     f.resources, evaluation, _anchored(f.data, base), f.device, f.max_failures, base, raw)
+    constraints = _constraints(f.constraints, where)
+    search = replace(f.search, warm_start=tuple(str(_absolute(p, base)) for p in f.search.warm_start))
+    if search.warm_start and search.algorithm in ("random", "grid"):
+        raise ConfigError(f"{where}: search.warm_start seeds a model of the results; {search.algorithm} "
+                          "keeps none (use cost_aware, gp, tpe or nsga2)")
+    if search.algorithm == "cost_aware":
+        _check_costs_known(recipe, space, f.objectives, where)
+    return SweepSpec(f.name, f.teacher, recipe, space, tuple(f.objectives), search, f.scheduler,
+                     f.resources, evaluation, _anchored(f.data, base), constraints, f.device, f.max_failures,
+                     base, raw)
+
+
+def _check_costs_known(recipe: Recipe, space: dict[str, Dimension], objectives, where: str) -> None:
+    """cost_aware needs every cost objective known before a trial trains, for every knob value."""
+    unknown = [o.metric for o in objectives[1:] if o.metric not in KNOWN_COSTS]
+    if unknown:
+        raise ConfigError(f"{where}: search.algorithm cost_aware needs costs known before training; "
+                          f"{', '.join(unknown)} is measured only after it (use gp or tpe, or drop it)")
+    for knobs in [{}, *({k: v} for k, d in space.items() for v in d.extremes())]:
+        for address, step in recipe.with_knobs(knobs).steps:
+            if not getattr(step, "costs_known", True):
+                raise ConfigError(f"{where}: search.algorithm cost_aware needs costs known before training, "
+                                  f"and step {address} decides them while it trains; use gp or tpe")
+
+
+def _absolute(path: str, base: Path) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def _constraints(raw: dict[str, Any], where: str) -> dict[str, Bound]:
+    out = {}
+    for metric, bound in raw.items():
+        if metric not in KNOWN_COSTS:
+            raise ConfigError(f"{where}: constraints.{short(metric)}: bounds are on costs known before "
+                              f"training: {', '.join(KNOWN_COSTS)}")
+        out[metric] = from_dict(Bound, bound, f"{where}: constraints.{metric}")
+    return out
 
 
 def _anchored(data: DataConfig | None, base: Path) -> DataConfig | None:

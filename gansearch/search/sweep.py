@@ -190,8 +190,9 @@ def _run_locked(spec: SweepSpec, options: SweepOptions, folder: Path) -> SweepRe
         tuner = tune.Tuner.restore(str(ray_dir), fn, resume_unfinished=True, resume_errored=False)
     else:
         exhaustive = spec.search.algorithm == "grid"
-        tuner = tune.Tuner(fn, param_space={k: d.to_tune(exhaustive) for k, d in spec.space.items()},
-                           tune_config=_tune_config(spec, options, folder),
+        param_space = {k: d.to_tune(exhaustive) for k, d in spec.space.items()}
+        tuner = tune.Tuner(fn, param_space=param_space,
+                           tune_config=_tune_config(spec, options, folder, param_space, teacher_path),
                            run_config=_run_config(spec, options, folder))
     grid = tuner.fit()
     # Ctrl-C makes Tune save its state and return early: trials left PENDING or RUNNING.
@@ -247,43 +248,18 @@ def _remove_lost_students(folder: Path, trial_ids: set[str]) -> None:
             shutil.rmtree(student)
 
 
-def _tune_config(spec: SweepSpec, options: SweepOptions, folder: Path):
+def _tune_config(spec: SweepSpec, options: SweepOptions, folder: Path, param_space: dict[str, Any],
+                 teacher_path: Path):
     from ray import tune
 
-    search = spec.search
-    search_alg = None
-    if search.algorithm in ("tpe", "nsga2"):
-        import optuna
-        from ray.tune.search.optuna import OptunaSearch
+    from gansearch.search import algorithms
 
-        if search.algorithm == "tpe":
-            sampler = optuna.samplers.TPESampler(
-                seed=search.seed, n_startup_trials=search.tpe_startup(options.num_samples))
-        else:
-            sampler = optuna.samplers.NSGAIISampler(
-                seed=search.seed, population_size=search.nsga2_population(options.num_samples))
-        storage = optuna.storages.RDBStorage(f"sqlite:///{folder / 'optuna.db'}")
-        search_alg = OptunaSearch(metric=[o.metric for o in spec.objectives],
-                                  mode=[o.direction for o in spec.objectives],
-                                  sampler=sampler, storage=storage, study_name=options.name or spec.name)
-    elif search.algorithm == "random":
-        from ray.tune.search.basic_variant import BasicVariantGenerator
-
-        # Tune limits concurrency only for its Searchers; the variant generator limits itself.
-        search_alg = BasicVariantGenerator(random_state=search.seed,
-                                           max_concurrent=search.max_concurrent or 0)
-    scheduler = None
-    if spec.scheduler.type == "asha":
-        from ray.tune.schedulers import ASHAScheduler
-
-        scheduler = ASHAScheduler(metric=spec.quality.metric, mode=spec.quality.direction,
-                                  time_attr="stage", grace_period=spec.scheduler.grace_period,
-                                  reduction_factor=spec.scheduler.reduction_factor,
-                                  max_t=len(spec.recipe.steps) + 1)
-    return tune.TuneConfig(search_alg=search_alg, scheduler=scheduler,
-                           num_samples=options.num_samples or search.num_samples,
-                           max_concurrent_trials=search.max_concurrent,
-                           time_budget_s=search.time_budget_s, reuse_actors=True)
+    num_samples = options.num_samples or spec.search.num_samples
+    return tune.TuneConfig(
+        search_alg=algorithms.searcher(spec, num_samples, folder, folder.name, param_space, teacher_path),
+        scheduler=algorithms.scheduler(spec, teacher_path), num_samples=num_samples,
+        max_concurrent_trials=spec.search.max_concurrent, time_budget_s=spec.search.time_budget_s,
+        reuse_actors=True)
 
 
 def _run_config(spec: SweepSpec, options: SweepOptions, folder: Path):
@@ -311,8 +287,10 @@ def results_table(grid, spec: SweepSpec, interrupted: set[str] = frozenset()):
                     "core_seconds", "trial_seconds", "torch_threads"):
             row[key] = metrics.get(key)
         row["status"] = ("interrupted" if row["trial_id"] in interrupted else "error" if result.error
-                         else "finished" if metrics.get("final") == 1 else "stopped")
-        row["error"] = _reason(result.error) if result.error else ""
+                         else "finished" if metrics.get("final") == 1
+                         else "infeasible" if metrics.get("infeasible") == 1 else "stopped")
+        row["error"] = _reason(result.error) if result.error else str(metrics.get("error") or "")
+        row["repeat_of"] = str(metrics.get("repeat_of") or "")
         row["student_file"] = str(Path(result.path).parent.parent / "students" / row["trial_id"]
                                   / "student.pt") if row["final"] == 1 else ""
         rows.append(row)

@@ -106,6 +106,16 @@ class PruneDistill:
         check_range("prune_distill.min_psnr", self.min_psnr, 0.0)
         check_range("prune_distill.batch_size", self.batch_size, 1)
 
+    @property
+    def costs_known(self) -> bool:
+        return self.min_psnr == 0  # then it always reaches target_ratio
+
+    def restructure(self, generator, example, family, seed):
+        """The architecture it ends with when it reaches its target (untrained weights)."""
+        from gansearch.compress.prune_distill import group_sizes, prune_to_ratio
+
+        return prune_to_ratio(generator, example, self.target_ratio, group_sizes(generator, example))
+
     def fits(self, family) -> None:
         _fits(self.name, family)
 
@@ -133,6 +143,7 @@ class Slim:
     threshold are cut away. Needs BatchNorm (DCGAN; the ResNet generator with norm: batch)."""
 
     name: ClassVar[str] = "slim"
+    costs_known: ClassVar[bool] = False  # which channels go depends on training
     iterations: int = 200
     sparsity: float = 1e-2  # rho on |gamma|
     bits: int = 8  # weights and activations during training; 32: no quantization
@@ -172,6 +183,10 @@ class Regan:
     def __post_init__(self) -> None:
         check_range("regan.iterations", self.iterations, 1)
         ReganConfig(sparsity=self.sparsity, update_interval=self.update_interval, network=self.network)
+
+    @property
+    def costs_known(self) -> bool:
+        return self.keep == "dense"  # the sparse weights' storage depends on training
 
     def fits(self, family) -> None:
         if family.inputs != "latent":

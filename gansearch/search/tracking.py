@@ -150,6 +150,12 @@ def finish_trial_run(client, run_id: str, result: dict[str, Any]) -> None:
     client.set_terminated(run_id, status="FINISHED")
 
 
+def stop_trial_run(client, run_id: str, status: str) -> None:
+    """A trial ended without training (``infeasible``): the run is KILLED with that status."""
+    client.set_tag(run_id, "status", status)
+    client.set_terminated(run_id, status="KILLED")
+
+
 def fail_trial_run(client, run_id: str, exc: BaseException) -> None:
     """A trial raised ``exc``: the run is FAILED with the reason in a tag and the traceback."""
     import traceback
@@ -161,7 +167,8 @@ def fail_trial_run(client, run_id: str, exc: BaseException) -> None:
 
 
 # A trial's outcome in the results table -> the MLflow status of its run.
-RUN_STATUS = {"finished": "FINISHED", "error": "FAILED", "stopped": "KILLED", "interrupted": "KILLED"}
+RUN_STATUS = {"finished": "FINISHED", "error": "FAILED", "stopped": "KILLED", "interrupted": "KILLED",
+              "infeasible": "KILLED"}
 
 
 def trial_runs(sweep: SweepRun) -> list:

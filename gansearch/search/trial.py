@@ -12,6 +12,7 @@ final one) and is what an early-stopping scheduler counts, also across a restart
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from collections.abc import Callable
@@ -66,16 +67,30 @@ def run_trial(spec: SweepSpec, knobs: dict[str, Any], teacher_path: str | Path, 
     final metrics. ``restore`` is a progress checkpoint of an earlier run of the same trial.
     Running out of memory raises :class:`TrialOutOfMemory` naming the device and the step."""
     where = ["loading the teacher"]
-    try:
+    with memory_errors(device or spec.device, where):
         return _run(spec, knobs, teacher_path, Path(out_dir), report, device, restore, callbacks, where)
+
+
+def plan_trial(spec: SweepSpec, knobs: dict[str, Any], teacher_path: str | Path):
+    """The plan (fingerprint, known costs) of the trial ``knobs`` make, before it trains; running
+    out of memory building the student raises :class:`TrialOutOfMemory` naming the step."""
+    where = ["planning the student"]
+    with memory_errors("cpu", where):
+        return plans_for(spec, teacher_path).plan(knobs, where)
+
+
+@contextlib.contextmanager
+def memory_errors(device: str, where: list[str]):
+    """A failed allocation as :class:`TrialOutOfMemory`, naming ``device`` and ``where[0]``."""
+    try:
+        yield
     except RuntimeError as exc:  # torch.OutOfMemoryError (CUDA) is one; a failed CPU malloc is plain
         if not _out_of_memory(exc):
             raise
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-        raise TrialOutOfMemory(f"out of memory on {device or spec.device} in {where[0]}: "
-                               f"{_allocation(exc)}; choose smaller settings for this step or give "
-                               f"each trial more memory") from exc
+        raise TrialOutOfMemory(f"out of memory on {device} in {where[0]}: {_allocation(exc)}; choose "
+                               "smaller settings for this step or give each trial more memory") from exc
 
 
 def _out_of_memory(exc: BaseException) -> bool:
@@ -180,6 +195,25 @@ def load_student(teacher_path: str, device: torch.device, seed: int = 0, *, trus
     torch.manual_seed(seed)
     return Student(teacher.family, copy_for_student(ckpt.generator), copy_for_student(ckpt.discriminator),
                    ckpt.generator, train, teacher.train_params, device, seed, held_out=held_out)
+
+
+def plans_for(spec: SweepSpec, teacher_path: str | Path, device: str = "cpu"):
+    """The ``StudentPlans`` of ``spec``'s recipe on its teacher, kept per process (a worker plans
+    every trial it runs from one copy)."""
+    from gansearch.search.folder import fingerprint
+    from gansearch.search.plans import StudentPlans
+
+    key = (str(teacher_path), fingerprint(spec.raw), device)
+    if key not in _PLANS:
+        teacher, train, _ = _teacher(str(teacher_path), device, spec.teacher.trust_code, spec.data)
+        family, generator = teacher.family, teacher.checkpoint.generator
+        example = family.example_input(generator, 1, family.image_size(train))
+        _PLANS.clear()  # one sweep's plans at a time per process
+        _PLANS[key] = StudentPlans(spec.recipe, family, generator, example, spec.evaluation.seed)
+    return _PLANS[key]
+
+
+_PLANS: dict = {}  # per process, like the teacher: a reused Ray worker plans from one copy
 
 
 def save_progress(student: Student, next_step: int, path: Path) -> None:
