@@ -118,3 +118,16 @@ def test_shipped_search_spaces_validate(path):
     assert spec.space and spec.recipe.steps
     if spec.teacher.config:
         assert spec.resolve(spec.teacher.config).is_file()
+
+
+def test_the_default_search_is_cost_aware_where_every_cost_is_known_before_training():
+    assert _spec().search.algorithm == "cost_aware"
+    # Latency is measured on the trained student; GAN Slimming decides the channels while it trains.
+    latency = [{"metric": "swd"}, {"metric": "latency_ms"}]
+    slim = [{"slim": {"iterations": 2}}]
+    assert _spec(objectives=latency).search.algorithm == "tpe"
+    assert _spec(recipe=slim, space={"slim.iterations": {"int": [1, 3]}}).search.algorithm == "tpe"
+    with pytest.raises(ConfigError, match="cost_aware needs costs known before training, and latency_ms"):
+        _spec(objectives=latency, search={"algorithm": "cost_aware"})
+    with pytest.raises(ConfigError, match="step slim decides them while it trains; use gp or tpe"):
+        _spec(recipe=slim, space={"slim.iterations": {"int": [1, 3]}}, search={"algorithm": "cost_aware"})

@@ -124,6 +124,7 @@ class TeacherSource:
 class SearchConfig:
     # cost_aware: known costs, learned quality (gansearch.search.samplers); tpe, nsga2, gp:
     # Optuna's multi-objective samplers; random; grid: every value of grid and choice knobs.
+    # Unset, cost_aware becomes tpe where some cost is known only after training (parse_spec).
     algorithm: Literal["cost_aware", "gp", "tpe", "nsga2", "random", "grid"] = "cost_aware"
     num_samples: int = 8  # trials (grid: repetitions of the whole grid)
     seed: int = 0
@@ -284,23 +285,27 @@ def parse_spec(raw: dict[str, Any], *, base: Path, where: str = "spec",
         raise ConfigError(f"{where}: search.warm_start seeds a model of the results; {search.algorithm} "
                           "keeps none (use cost_aware, gp, tpe or nsga2)")
     if search.algorithm == "cost_aware":
-        _check_costs_known(recipe, space, f.objectives, where)
+        unknown = _costs_unknown(recipe, space, f.objectives)
+        if unknown and "algorithm" in (raw.get("search") or {}):
+            raise ConfigError(f"{where}: search.algorithm cost_aware needs costs known before training, "
+                              f"and {unknown}; use gp or tpe")
+        if unknown:  # the default where costs are learned like quality: TPE
+            search = replace(search, algorithm="tpe")
     return SweepSpec(f.name, f.teacher, recipe, space, tuple(f.objectives), search, f.scheduler,
                      f.resources, evaluation, _anchored(f.data, base), constraints, f.device, f.max_failures,
                      base, raw)
 
 
-def _check_costs_known(recipe: Recipe, space: dict[str, Dimension], objectives, where: str) -> None:
-    """cost_aware needs every cost objective known before a trial trains, for every knob value."""
+def _costs_unknown(recipe: Recipe, space: dict[str, Dimension], objectives) -> str | None:
+    """Why some cost objective is not known before a trial trains, for some knob value (or None)."""
     unknown = [o.metric for o in objectives[1:] if o.metric not in KNOWN_COSTS]
     if unknown:
-        raise ConfigError(f"{where}: search.algorithm cost_aware needs costs known before training; "
-                          f"{', '.join(unknown)} is measured only after it (use gp or tpe, or drop it)")
+        return f"{', '.join(unknown)} is measured only after it"
     for knobs in [{}, *({k: v} for k, d in space.items() for v in d.extremes())]:
         for address, step in recipe.with_knobs(knobs).steps:
             if not getattr(step, "costs_known", True):
-                raise ConfigError(f"{where}: search.algorithm cost_aware needs costs known before training, "
-                                  f"and step {address} decides them while it trains; use gp or tpe")
+                return f"step {address} decides them while it trains"
+    return None
 
 
 def _absolute(path: str, base: Path) -> Path:

@@ -92,11 +92,12 @@ FINGERPRINT = "fingerprint.txt"  # beside a trial's student: which student it is
 
 
 class FingerprintLock:
-    """One trial at a time per student fingerprint (``flock`` on students/.fingerprints/FP.lock,
-    on the storage every node shares), so a repeat waits for the first and reuses its result."""
+    """One trial at a time per student fingerprint (``flock`` on SWEEP/.students.lock/FP, on the
+    storage every node shares), so a repeat waits for the first and reuses its result. Beside
+    students/, which holds only trial folders."""
 
     def __init__(self, students: Path, fingerprint: str) -> None:
-        self.path = students / ".fingerprints" / f"{fingerprint}.lock"
+        self.path = students.parent / ".students.lock" / fingerprint
 
     def __enter__(self):
         import fcntl
