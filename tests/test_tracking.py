@@ -5,7 +5,7 @@ RUNNING. Real MLflow and Optuna stores, no Ray."""
 import optuna
 
 from gansearch.search.sweep import settle_study
-from gansearch.search.tracking import local_store, settle_trial_runs, start_sweep_run, trial_run
+from gansearch.search.tracking import local_store, log_metrics, settle_trial_runs, start_sweep_run, trial_run
 
 
 def test_child_runs_end_as_their_trials_did_and_lost_starts_are_deleted(tmp_path):
@@ -38,3 +38,14 @@ def test_the_study_keeps_no_trial_running(tmp_path):
     settle_study(tmp_path, "s")
     states = [t.state for t in optuna.load_study(study_name="s", storage=storage).trials]
     assert states == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL]
+
+
+def test_a_repeated_steps_knobs_are_tracked_under_keys_mlflow_allows(tmp_path):
+    space = {"finetune#2.lr_factor": {"choice": [0.5, 1.0]}}
+    sweep = start_sweep_run(local_store(tmp_path), "s", tmp_path, {"spec": {"space": space}})
+    run_id = trial_run(sweep, "t1", "t1", {"finetune#2.lr_factor": 0.5})
+    log_metrics(sweep.client(), run_id, {"swd@finetune#2": 3.0})
+    run = sweep.client().get_run(run_id)
+    assert run.data.params == {"finetune_2.lr_factor": "0.5"} and run.data.metrics == {"swd_finetune_2": 3.0}
+    parent = sweep.client().get_run(sweep.parent_run_id).data.params
+    assert parent == {"spec.space.finetune_2.lr_factor.choice": "[0.5, 1.0]"}

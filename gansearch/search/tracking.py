@@ -12,6 +12,7 @@ killed driver started for a trial Tune never recorded (it reruns under a new id)
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,7 +210,7 @@ def settle_trial_runs(sweep: SweepRun, outcomes: dict[str, tuple[str, str]]) -> 
 def log_params(client, run_id: str, params: dict[str, Any]) -> None:
     from mlflow.entities import Param
 
-    items = [Param(k, str(v)[:6000]) for k, v in _flat(params).items()]
+    items = [Param(mlflow_key(k), str(v)[:6000]) for k, v in _flat(params).items()]
     for i in range(0, len(items), 100):  # MLflow takes at most 100 params a batch
         client.log_batch(run_id, params=items[i:i + 100])
 
@@ -218,10 +219,16 @@ def log_metrics(client, run_id: str, metrics: dict[str, Any], step: int = 0) -> 
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
-    items = [Metric(k, float(v), now, step) for k, v in metrics.items()
+    items = [Metric(mlflow_key(k), float(v), now, step) for k, v in metrics.items()
              if isinstance(v, (int, float)) and not isinstance(v, bool)]
     if items:
         client.log_batch(run_id, metrics=items)
+
+
+def mlflow_key(name: str) -> str:
+    """``name`` as MLflow allows a param or metric key: a repeated step's knob ``finetune#2.lr_factor``
+    becomes ``finetune_2.lr_factor`` (MLflow takes letters, digits and ``_-. :/`` only)."""
+    return re.sub(r"[^\w\-. :/]", "_", name, flags=re.ASCII)
 
 
 def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
