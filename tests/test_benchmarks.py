@@ -1,5 +1,7 @@
 """The benchmarks run end to end at their tiniest and print every row."""
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from benchmarks import singan_methods
@@ -34,3 +36,65 @@ def test_singan_methods_measures_every_method(tmp_path, capsys, no_inception):
 def test_singan_methods_refuses_a_missing_weights_file(tmp_path, no_inception):
     with pytest.raises(SystemExit):
         singan_methods.main([*TINY, "--inception-weights", str(tmp_path / "none.pth")])
+
+
+def _synthetic_table():
+    """A table of 48 students as the search benchmark saves one: quality falls with pruning and
+    recovers over the stages; bytes and MACs are known functions of the knobs."""
+    import itertools
+
+    import pandas as pd
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    from benchmarks.search_table import Table
+
+    distributions = {"amount": FloatDistribution(0.1, 0.8, step=0.1),
+                     "dtype": CategoricalDistribution(["float32", "float16"]),
+                     "lr": CategoricalDistribution([0.5, 1.0, 2.0])}
+    students, configs = [], []
+    for i, (a, d, lr) in enumerate(itertools.product([round(0.1 * k, 1) for k in range(1, 9)],
+                                                     ["float32", "float16"], [0.5, 1.0, 2.0])):
+        fp = f"s{i:03d}"
+        final = (1 + 3 * a ** 2) * (1.2 if lr == 2.0 else 1.0) * (1.01 if d == "float16" else 1.0)
+        stages = {f"swd@{s}": final * (1 + 2 * a / s) for s in (1, 2, 3)}
+        students.append({"fingerprint": fp, "amount": a, "dtype": d, "lr": lr, "swd": final,
+                         "weight_bytes": (1 - a) ** 2 * (4 if d == "float32" else 2), "macs": (1 - a) ** 2,
+                         **stages, "swd@4": final})
+        configs.append({"amount": a, "dtype": d, "lr": lr, "fingerprint": fp})
+    return Table({"swd": "min", "weight_bytes": "min", "macs": "min"}, 4, distributions,
+                 pd.DataFrame(students).set_index("fingerprint"), pd.DataFrame(configs),
+                 {"space": "synthetic"})
+
+
+def test_replays_follow_a_sweep_and_cost_aware_finds_the_front_first():
+    from benchmarks.search_replay import replay
+    from benchmarks.search_table import Scale
+
+    table = _synthetic_table()
+    scale = Scale.of(table)
+    budget = table.exhaustive_trial_epochs
+    runs = {(a, early): replay(table, scale, a, seed=0, early=early, budget=budget, num_samples=12)
+            for a in ("cost_aware", "random") for early in (False, True)}
+    for r in runs.values():
+        assert len(r.hv) == budget and (np.diff(r.hv) >= 0).all() and r.hv[0] >= 0 and r.hv[-1] <= 1 + 1e-9
+    assert runs["cost_aware", False].hv[-1] == pytest.approx(1.0)  # every student, at the latest
+    first = {k: int(np.argmax(r.hv >= 0.95)) for k, r in runs.items()}
+    assert first["cost_aware", False] < first["random", False]
+    stopped = runs["random", True]  # MO-ASHA stops trials: more begun than finished within the budget
+    assert stopped.trials[-1] > stopped.distinct + 2
+
+
+def test_search_quality_replays_a_saved_table(tmp_path, capsys):
+    from benchmarks import search_quality
+
+    _synthetic_table().save(tmp_path / "table")
+    search_quality.main(["--tabular", "--table", str(tmp_path / "table"), "--seeds", "2", "--workers", "1",
+                         "--algorithms", "cost_aware", "random", "--early-stopping", "random",
+                         "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    for label in ("cost_aware ", "random ", "random + MO-ASHA"):
+        assert f"\n{label}" in out
+    assert "exhaustive budget: 48 students x 4 trial-epochs = 192" in out
+    assert (tmp_path / "out" / "convergence.png").is_file()
+    curves = pd.read_csv(tmp_path / "out" / "curves.csv")
+    assert len(curves) == 3 * 2 * 192 and curves["hypervolume_share"].max() <= 1 + 1e-9
