@@ -140,3 +140,36 @@ def test_bad_layers_and_ranks_are_config_errors():
     g, _ = generator("dcgan")
     with pytest.raises(ConfigError, match="apply factorize before quantize_int8"):
         factorize(quantize_int8(g), 0.5)
+
+
+class StandardizedConv2d(nn.Conv2d):
+    """Weight standardization (Qiao et al. 2019): the kernel of each output channel is centred
+    and scaled to unit variance on every forward."""
+
+    def forward(self, x):
+        w = self.weight
+        w = (w - w.mean((1, 2, 3), keepdim=True)) / (w.std((1, 2, 3), keepdim=True) + 1e-5)
+        return self._conv_forward(x, w, self.bias)
+
+
+class NamedConv2d(nn.Conv2d):
+    """A subclass that computes what Conv2d computes: rewritten like one."""
+
+
+@pytest.mark.parametrize("technique", ["factorize", "quantize_int8", "share_weights"])
+def test_a_layer_that_computes_its_own_way_is_refused_and_left_untouched(technique):
+    from gansearch.compress.weight_sharing import share_weights
+
+    apply = {"factorize": lambda m: factorize(m, 0.25), "quantize_int8": quantize_int8,
+             "share_weights": lambda m: share_weights(m, 2)}[technique]
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), StandardizedConv2d(8, 8, 3))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ConfigError, match=f"{technique}: layer '2' is a StandardizedConv2d, a subclass of "
+                                          f"Conv2d with its own forward"):
+        apply(model)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert type(model[2]) is StandardizedConv2d
+
+    plain = nn.Sequential(NamedConv2d(3, 8, 3), nn.ReLU(), NamedConv2d(8, 8, 3))
+    apply(plain)  # no error: its output is a Conv2d's
