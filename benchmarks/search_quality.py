@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", type=int, help="searches per algorithm (default: 5 sweeps, 20 replays)")
     ap.add_argument("--budget", type=float, default=0.2,
                     help="sweeps: trial-epochs per search, as a share of the exhaustive budget")
-    ap.add_argument("--replay-budget", type=float, default=1.0,
+    ap.add_argument("--replay-budget", type=float, default=0.5,
                     help="replays: trial-epochs per search, as a share of the exhaustive budget")
     ap.add_argument("--algorithms", nargs="+", default=list(ALGORITHMS), choices=ALGORITHMS)
     ap.add_argument("--early-stopping", nargs="*", default=list(ALGORITHMS), choices=ALGORITHMS,
