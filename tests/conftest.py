@@ -26,20 +26,13 @@ def inception_weights(tmp_path_factory):
     """A weights file of the documented name and shapes (pytorch-fid's FID Inception): random
     weights whose batch norms are fitted to a few photographs, so features have a usable scale.
     No pretrained file is needed, or downloaded, for the plumbing to be tested for real."""
-    from gansearch.data.images import load_image
-    from gansearch.metrics.inception import WEIGHTS_FILES, Inception
+    from helpers import calibrated_inception
 
-    torch.manual_seed(0)
-    net = Inception("fid")
-    for module in net.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.momentum = None  # a plain average over the calibration batch
-    photos = torch.stack([load_image(name, max_size=64)[:, :40, :40]
-                          for name in ("astronaut", "coffee", "chelsea", "rocket", "brick", "grass")])
-    with torch.no_grad():
-        net.train()(photos)
+    from gansearch.metrics.inception import WEIGHTS_FILES
+
+    net = calibrated_inception()
     path = tmp_path_factory.mktemp("inception") / WEIGHTS_FILES["fid"].name
-    torch.save(net.eval().state_dict(), path)
+    torch.save(net.state_dict(), path)
     return path
 
 

@@ -69,3 +69,23 @@ def assert_sweep_complete(folder, experiment, n):
     for r in trials:
         assert {"student", "samples.png"} <= {a.path for a in client.list_artifacts(r.info.run_id)}
     return table, client, trials
+
+
+def calibrated_inception():
+    """A randomly initialized FID Inception whose batch norms are fitted to a few photographs, so
+    that its features have a usable scale (raw random weights shrink them to ~1e-8)."""
+    import torch
+
+    from gansearch.data.images import load_image
+    from gansearch.metrics.inception import Inception
+
+    torch.manual_seed(0)
+    net = Inception("fid")
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.momentum = None  # a plain average over the calibration batch
+    photos = torch.stack([load_image(name, max_size=64)[:, :40, :40]
+                          for name in ("astronaut", "coffee", "chelsea", "rocket", "brick", "grass")])
+    with torch.no_grad():
+        net.train()(photos)
+    return net.eval()

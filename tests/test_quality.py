@@ -5,6 +5,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from helpers import calibrated_inception
 from skimage.metrics import structural_similarity
 from torchvision.models.inception import Inception3
 
@@ -46,16 +47,7 @@ def _offline_weights(tmp_path, monkeypatch):
 def inception() -> Inception:
     """A randomly initialized FID Inception whose batch norms are fitted to a few photographs, so
     that its features have a usable scale (raw random weights shrink them to ~1e-8)."""
-    torch.manual_seed(0)
-    net = Inception("fid")
-    for module in net.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.momentum = None  # a plain average over the calibration batch
-    photos = torch.stack([load_image(name, max_size=64)[:, :40, :40]
-                          for name in ("astronaut", "coffee", "chelsea", "rocket", "brick", "grass")])
-    with torch.no_grad():
-        net.train()(photos)
-    return net.eval()
+    return calibrated_inception()
 
 
 def _gaussian_covariance(rng: np.random.Generator, d: int, rank: int) -> np.ndarray:
