@@ -89,8 +89,8 @@ def test_search_quality_replays_a_saved_table(tmp_path, capsys):
 
     _synthetic_table().save(tmp_path / "table")
     search_quality.main(["--tabular", "--table", str(tmp_path / "table"), "--seeds", "2", "--workers", "1",
-                         "--algorithms", "cost_aware", "random", "--early-stopping", "random",
-                         "--out", str(tmp_path / "out")])
+                         "--replay-budget", "1.0", "--algorithms", "cost_aware", "random",
+                         "--early-stopping", "random", "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
     for label in ("cost_aware ", "random ", "random + MO-ASHA"):
         assert f"\n{label}" in out
