@@ -236,8 +236,7 @@ class SweepSpec:
         return self.objectives[1:]
 
     def resolve(self, path: str) -> Path:
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else self.base / p
+        return _absolute(path, self.base)
 
     def grid_size(self) -> float:
         return math.prod(d.size() for d in self.space.values())
@@ -277,8 +276,8 @@ def parse_spec(raw: dict[str, Any], *, base: Path, where: str = "spec",
     check_device(f"{where}: device", f.device)
     check_sweep_name(f.name, f"{where}: name")
     evaluation = f.evaluation
-    if evaluation.inception_weights and not Path(evaluation.inception_weights).expanduser().is_absolute():
-        evaluation = replace(evaluation, inception_weights=str(base / evaluation.inception_weights))
+    if evaluation.inception_weights:
+        evaluation = replace(evaluation, inception_weights=str(_absolute(evaluation.inception_weights, base)))
     constraints = _constraints(f.constraints, where)
     search = replace(f.search, warm_start=tuple(str(_absolute(p, base)) for p in f.search.warm_start))
     if search.warm_start and search.algorithm in ("random", "grid"):
@@ -309,6 +308,7 @@ def _costs_unknown(recipe: Recipe, space: dict[str, Dimension], objectives) -> s
 
 
 def _absolute(path: str, base: Path) -> Path:
+    """``path`` of the spec file: relative paths start at its folder ``base``."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else base / p
 
@@ -331,8 +331,8 @@ def _anchored(data: DataConfig | None, base: Path) -> DataConfig | None:
     if data is None:
         return None
     changes = {}
-    if data.path is not None and not Path(data.path).expanduser().is_absolute():
-        changes["path"] = str(base / data.path)
+    if data.path is not None:
+        changes["path"] = str(_absolute(data.path, base))
     if data.source == "image" and data.name not in BUNDLED_IMAGES and not Path(data.name).is_absolute():
         changes["name"] = str(base / data.name)
     return replace(data, **changes) if changes else data
