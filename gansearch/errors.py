@@ -16,6 +16,10 @@ class GansearchError(Exception):
     """Base of every error gansearch raises on purpose."""
 
 
+class GansearchWarning(UserWarning):
+    """Something worked, but not as asked (a pruning that removed much less than its amount)."""
+
+
 class ConfigError(GansearchError, ValueError):
     """A configuration file, CLI flag or value is wrong (unknown key, bad type, out of range)."""
 

@@ -12,9 +12,9 @@
 
 from gansearch.compress.lowrank import factorize
 from gansearch.compress.precision import quantize_int8, to_dtype
-from gansearch.compress.structured import prune_filters
+from gansearch.compress.structured import PruningReport, prune_filters, prune_filters_reported
 from gansearch.compress.unstructured import make_permanent, prune_unstructured
 from gansearch.compress.weight_sharing import share_weights
 
-__all__ = ["factorize", "make_permanent", "prune_filters", "prune_unstructured", "quantize_int8",
-           "share_weights", "to_dtype"]
+__all__ = ["PruningReport", "factorize", "make_permanent", "prune_filters", "prune_filters_reported",
+           "prune_unstructured", "quantize_int8", "share_weights", "to_dtype"]

@@ -11,14 +11,25 @@ padding, resizing and element-wise arithmetic pass them on; adding two tensors u
 channel by channel (a union-find); concatenating along channels concatenates the labels. An
 operation that does anything else to the channel dimension (a reshape, a slice, a mean over
 channels, an unknown layer) freezes the channels it touches, as do the model's inputs and
-outputs: frozen channels are never removed. Being conservative where it does not understand is
-what makes the result safe on any model: the worst case is that less gets pruned.
+outputs: frozen channels are never removed, and each frozen class keeps the reason it was
+frozen, so a pruning result can say what it left alone and why. Being conservative where it
+does not understand is what makes the result safe on any model: the worst case is that less gets
+pruned.
+
+Grouped convolutions. A depthwise convolution (``groups == in_channels``) computes output
+channel ``j`` from input channel ``j // multiplier`` alone, so its outputs are united with their
+inputs: removing a channel before it removes its filters and the channels after it. A grouped
+convolution with several inputs per group may lose channels only evenly: every group the same
+number of inputs and of outputs. Its groups split the channel classes into *blocks*; a
+:class:`Group` holds classes that share producers and blocks, and pruning one share of every
+group keeps the blocks even when, for every grouped layer, each block is made of groups of the
+same sizes. Where that does not hold the layer's channels are frozen.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -80,12 +91,20 @@ class Group:
 
     ``classes[i]`` is the set of (layer name, channel index) pairs that must go together; a
     pruning amount is applied per group so every layer keeps the same share of its filters.
+    ``blocks`` names the groups of grouped convolutions the classes fall in (empty for most
+    models), so that ``key`` tells apart the parts of one layer's filters that must shrink evenly.
     """
 
     producers: tuple[str, ...]
+    blocks: tuple[str, ...] = ()
     roots: list[int] = field(default_factory=list)  # one id per class (its union-find root)
     classes: list[list[tuple[str, int]]] = field(default_factory=list)  # producer channels
     norms: list[list[tuple[str, int]]] = field(default_factory=list)  # norm-layer channels
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """Names the group stably across pruning: its producers, then its blocks."""
+        return self.producers + self.blocks
 
 
 @dataclass
@@ -93,8 +112,13 @@ class ChannelGraph:
     layers: dict[str, LayerChannels]
     groups: list[Group]
     norms: dict[str, list[int]]  # norm layer -> the channel ids it scales
-    frozen_producers: set[str]  # producers with at least one channel that cannot be removed
+    frozen: dict[tuple[str, ...], str]  # producers of channels that cannot go -> why
     class_of: dict[int, int]  # channel id -> class root
+
+    @property
+    def frozen_producers(self) -> set[str]:
+        """Producers with at least one channel that cannot be removed."""
+        return {name for producers in self.frozen for name in producers}
 
     def kept(self, ids: list[int], removed: set[int]) -> list[int]:
         """Positions in ``ids`` whose class is not in ``removed``."""
@@ -114,7 +138,7 @@ def trace(model: nn.Module, example_input: Tensor | Sequence[Tensor]) -> Channel
             with tracer:
                 out = model(*args)
             for t in _tensors(out):
-                tracer.freeze(tracer.label(t))
+                tracer.freeze(tracer.label(t), "the model's output")
     finally:
         model.train(was_training)
     return tracer.graph()
@@ -125,7 +149,9 @@ class _Tracer(TorchFunctionMode):
         super().__init__()
         self.model = model
         self.uf = _UnionFind()
-        self.frozen: set[int] = set()
+        self.frozen: dict[int, str] = {}  # channel id -> why it cannot be removed
+        self.blocks: list[tuple[str, list[list[int]]]] = []  # grouped layer side -> its blocks
+        self.skipped: dict[str, str] = {}  # producer layers not traced -> why
         self.labels: dict[int, list[int]] = {}  # id(tensor) -> channel ids along dim 1
         self.alive: list[Tensor] = []  # keeps labelled tensors alive so their ids stay unique
         self.layers: dict[str, LayerChannels] = {}
@@ -134,11 +160,11 @@ class _Tracer(TorchFunctionMode):
 
     # -- labels --------------------------------------------------------------------------
 
-    def label(self, t: Tensor) -> list[int]:
+    def label(self, t: Tensor, reason: str = "made by an operation that is not traced") -> list[int]:
         """The channel ids of ``t``; a tensor never seen before gets fresh, frozen ids."""
         if id(t) not in self.labels:
             ids = self.uf.new(t.shape[1] if t.dim() >= 2 else 0)
-            self.freeze(ids)
+            self.freeze(ids, reason)
             self.set_label(t, ids)
         return self.labels[id(t)]
 
@@ -148,10 +174,11 @@ class _Tracer(TorchFunctionMode):
 
     def label_input(self, t: object) -> None:
         if isinstance(t, Tensor):
-            self.label(t)
+            self.label(t, "the model's input")
 
-    def freeze(self, ids: list[int]) -> None:
-        self.frozen.update(ids)
+    def freeze(self, ids: list[int], reason: str) -> None:
+        for i in ids:
+            self.frozen.setdefault(i, reason)
 
     def unite(self, a: list[int], b: list[int]) -> None:
         for i, j in zip(a, b, strict=True):
@@ -180,31 +207,46 @@ class _Tracer(TorchFunctionMode):
         in_ids = self.label(x)
         if isinstance(module, NORMS):
             if x.dim() < 2 or getattr(module, "num_features", x.shape[1]) != x.shape[1]:
-                self.freeze(in_ids)
-                self.label(output)
+                self.freeze(in_ids, f"{name} normalizes across channels")
+                self.label(output, f"{name} normalizes across channels")
                 return
             ids = self.norm_ids.setdefault(name, in_ids)
             self.unite(ids, in_ids)
             self.set_label(output, in_ids)
             return
+        unsupported = (
+            f"{name} is parametrized" if _parametrized(module)
+            else f"{name} reads a {x.dim()}-d input" if isinstance(module, nn.Linear) and x.dim() != 2
+            else None
+        )
+        if unsupported:
+            self.skipped.setdefault(name, unsupported)
+            self.freeze(in_ids, unsupported)
+            self.freeze(self.label(output, unsupported), unsupported)
+            return
         layer = self.layers.get(name)
         if layer is None:
             layer = self.layers[name] = LayerChannels(name, module)
-        supported = (
-            _parametrized(module) is False
-            and getattr(module, "groups", 1) == 1
-            and (not isinstance(module, nn.Linear) or x.dim() == 2)
-        )
-        if not supported:
-            self.freeze(in_ids)
-            self.freeze(self.label(output))
-            return
         if layer.in_ids is None:
             layer.in_ids = in_ids
-            layer.out_ids = self.uf.new(output.shape[1])
+            layer.out_ids = self._outputs(name, module, in_ids, output.shape[1])
         else:  # called again: the same filters, so the same channels
             self.unite(layer.in_ids, in_ids)
         self.set_label(output, layer.out_ids)
+
+    def _outputs(self, name: str, module: nn.Module, in_ids: list[int], n_out: int) -> list[int]:
+        """Fresh ids for a layer's output channels, tied to its inputs as its groups say."""
+        groups = getattr(module, "groups", 1)
+        if groups == 1:
+            return self.uf.new(n_out)
+        if groups == len(in_ids):  # depthwise: output j is input j // multiplier, filtered
+            multiplier = n_out // groups
+            return [in_ids[j // multiplier] for j in range(n_out)]
+        out_ids = self.uf.new(n_out)
+        for side, ids in (("in", in_ids), ("out", out_ids)):
+            size = len(ids) // groups
+            self.blocks.append((f"{name}.{side}", [ids[g * size:(g + 1) * size] for g in range(groups)]))
+        return out_ids
 
     # -- everything else, through torch functions -------------------------------------------
 
@@ -221,7 +263,7 @@ class _Tracer(TorchFunctionMode):
         if not outs:
             if _tensors(out):  # reduced to fewer than 2 dimensions: channels were mixed
                 for t in ins:
-                    self.freeze(self.label(t))
+                    self.freeze(self.label(t), f"{name} reduces over channels")
             return
         if name in _CONCATS:
             self._concat(args, kwargs, outs[0])
@@ -230,17 +272,18 @@ class _Tracer(TorchFunctionMode):
         elif name in _RESHAPES and len(outs) == 1 and len(ins) == 1 and _keeps_channels(ins[0], outs[0]):
             self.set_label(outs[0], self.label(ins[0]))
         else:
+            reason = f"{name} is not known to keep channels apart"
             for t in ins:
-                self.freeze(self.label(t))
+                self.freeze(self.label(t), reason)
             for t in outs:
                 if id(t) not in self.labels:
-                    self.label(t)  # fresh and frozen
+                    self.label(t, reason)  # fresh and frozen
 
     def _elementwise(self, name: str, args, kwargs, out: Tensor) -> None:
         if name == "pad":
             pad = args[1] if len(args) > 1 else kwargs.get("pad", ())
             if len(pad) > 2 * (out.dim() - 2):  # pads the channel dimension itself
-                self._opaque(args, kwargs, out)
+                self._opaque("pad along channels", args, kwargs, out)
                 return
         operands = [t for t in _tensors((args, kwargs)) if t is not out or id(t) in self.labels]
         label = None
@@ -254,10 +297,11 @@ class _Tracer(TorchFunctionMode):
             elif aligned < 0 or (t.shape[aligned] == 1 and out.shape[1] > 1):
                 continue  # a scalar, or the same for every channel
             else:  # a per-channel constant or a misaligned operand: channels are not free
-                self._opaque(args, kwargs, out)
+                self._opaque(f"{name} with a per-channel operand", args, kwargs, out)
                 return
         if label is None:
-            label = self.label(out) if id(out) in self.labels else self._fresh_frozen(out)
+            label = (self.label(out) if id(out) in self.labels
+                     else self._fresh_frozen(out, "made from constants"))
         self.set_label(out, label)
 
     def _concat(self, args, kwargs, out: Tensor) -> None:
@@ -271,24 +315,26 @@ class _Tracer(TorchFunctionMode):
                 self.unite(self.label(tensors[0]), self.label(t))
             self.set_label(out, self.label(tensors[0]))
         else:
-            self._opaque(args, kwargs, out)
+            self._opaque(f"concatenation along dimension {dim}", args, kwargs, out)
 
-    def _opaque(self, args, kwargs, out: Tensor) -> None:
+    def _opaque(self, reason: str, args, kwargs, out: Tensor) -> None:
         for t in _tensors((args, kwargs)):
             if id(t) in self.labels:
-                self.freeze(self.labels[id(t)])
-        self.set_label(out, self._fresh_frozen(out))
+                self.freeze(self.labels[id(t)], reason)
+        self.set_label(out, self._fresh_frozen(out, reason))
 
-    def _fresh_frozen(self, t: Tensor) -> list[int]:
+    def _fresh_frozen(self, t: Tensor, reason: str) -> list[int]:
         ids = self.uf.new(t.shape[1])
-        self.freeze(ids)
+        self.freeze(ids, reason)
         return ids
 
     # -- result ---------------------------------------------------------------------------
 
     def graph(self) -> ChannelGraph:
         find = self.uf.find
-        frozen_roots = {find(i) for i in self.frozen}
+        why: dict[int, str] = {}  # frozen class root -> reason
+        for i in sorted(self.frozen):
+            why.setdefault(find(i), self.frozen[i])
         members: dict[int, list[tuple[str, int]]] = defaultdict(list)
         for name, layer in self.layers.items():
             for c, i in enumerate(layer.out_ids or ()):
@@ -297,20 +343,52 @@ class _Tracer(TorchFunctionMode):
         for name, ids in self.norm_ids.items():
             for c, i in enumerate(ids):
                 norm_members[find(i)].append((name, c))
+        producers_of = {root: tuple(sorted({n for n, _ in ch})) for root, ch in members.items()}
+        blocks_of = _even_blocks(self.blocks, find, producers_of, why)
         groups: dict[tuple[str, ...], Group] = {}
-        frozen_producers: set[str] = set()
+        frozen: dict[tuple[str, ...], str] = {(n,): why for n, why in self.skipped.items()}
         for root, channels in members.items():
-            producers = tuple(sorted({n for n, _ in channels}))
-            if root in frozen_roots:
-                frozen_producers.update(producers)
+            producers = producers_of[root]
+            if root in why:
+                frozen.setdefault(producers, why[root])
                 continue
-            group = groups.setdefault(producers, Group(producers))
+            blocks = blocks_of.get(root, ())
+            group = groups.setdefault(producers + blocks, Group(producers, blocks))
             group.roots.append(root)
             group.classes.append(sorted(channels))
             group.norms.append(sorted(norm_members.get(root, [])))
         class_of = {i: find(i) for i in range(len(self.uf.parent))}
-        return ChannelGraph(self.layers, list(groups.values()), self.norm_ids, frozen_producers,
-                            class_of)
+        return ChannelGraph(self.layers, list(groups.values()), self.norm_ids, frozen, class_of)
+
+
+def _even_blocks(blocks: list[tuple[str, list[list[int]]]], find, producers_of: dict[int, tuple],
+                 why: dict[int, str]) -> dict[int, tuple[str, ...]]:
+    """The blocks of grouped layers each class falls in; freezes (in ``why``) the classes of a
+    layer whose groups could not all lose the same number of channels."""
+    sides = [(side, [Counter(find(i) for i in ids) for ids in parts]) for side, parts in blocks]
+    changed = True
+    while changed:
+        changed = False
+        signature: dict[int, tuple[str, ...]] = defaultdict(tuple)
+        for side, parts in sides:
+            for g, counts in enumerate(parts):
+                for r, n in counts.items():  # n > 1: the class is read n times in the group
+                    signature[r] += (f"{side}[{g}]" + (f"x{n}" if n > 1 else ""),)
+        sizes: dict[tuple, int] = defaultdict(int)  # group of classes -> how many classes
+        for r, sig in signature.items():
+            if r not in why and r in producers_of:
+                sizes[producers_of[r] + sig] += 1
+        for side, parts in sides:
+            shapes = {tuple(sorted((sizes[producers_of[r] + signature[r]], n) for r, n in counts.items()
+                                   if r not in why and r in producers_of)) for counts in parts}
+            roots = {r for counts in parts for r in counts}
+            if len(shapes) > 1 and any(r not in why for r in roots):
+                layer = side.rsplit(".", 1)[0]
+                for r in roots:
+                    why.setdefault(r, f"{layer} has {len(parts)} groups that cannot lose "
+                                      f"channels evenly")
+                changed = True
+    return dict(signature)
 
 
 class _Removing:

@@ -121,9 +121,9 @@ def prune_distill(teacher: nn.Module, example_input: Tensor | Sequence[Tensor], 
 
 
 def group_sizes(model: nn.Module, example_input: Tensor | Sequence[Tensor]) -> dict[tuple[str, ...], int]:
-    """Channel classes of every prunable group, keyed by the group's producers (names that
-    structured pruning keeps)."""
-    return {g.producers: len(g.roots) for g in trace(model, example_input).groups}
+    """Channel classes of every prunable group, keyed by ``Group.key`` (names that structured
+    pruning keeps)."""
+    return {g.key: len(g.roots) for g in trace(model, example_input).groups}
 
 
 def prune_to_ratio(model: nn.Module, example_input: Tensor | Sequence[Tensor], ratio: float,
@@ -140,7 +140,7 @@ def prune_to_ratio(model: nn.Module, example_input: Tensor | Sequence[Tensor], r
     graph = trace(pruned, example_input)
     removed: set[int] = set()
     for group in graph.groups:
-        keep = max(1, round((1 - ratio) * original.get(group.producers, len(group.roots))))
+        keep = max(1, round((1 - ratio) * original.get(group.key, len(group.roots))))
         surplus = len(group.roots) - keep
         if surplus > 0:
             order = torch.argsort(group_scores(pruned, group, criterion), stable=True)

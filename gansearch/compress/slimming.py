@@ -128,6 +128,8 @@ def cut_by_scale(model: nn.Module, example_input: Tensor | Sequence[Tensor], thr
     modules = dict(model.named_modules())
     removed: set[int] = set()
     for group in graph.groups:
+        if group.blocks:
+            continue  # a grouped convolution's groups must lose channels evenly; a threshold does not
         peak = [max((float(norm_scales(modules[n])[c]) for n, c in cls), default=float("inf"))
                 for cls in group.norms]
         weak = [i for i, p in enumerate(peak) if p <= threshold]

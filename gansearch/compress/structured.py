@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -27,9 +28,10 @@ from torch import Tensor, nn
 from gansearch.compress.dependency import ChannelGraph, Group, trace
 from gansearch.config import check_choice, check_range
 from gansearch.errors import ConfigError
-from gansearch.models.compressed import refresh_masked, slice_layer, slice_norm
+from gansearch.models.compressed import PRODUCERS, refresh_masked, slice_layer, slice_norm
 
 CRITERIA = ("l1", "fpgm", "norm_scale")
+SHORTFALL = 0.05  # a pruning that removes this much less than asked is worth a warning
 
 
 def prune_filters(model: nn.Module, example_input: Tensor | Sequence[Tensor], amount: float,
@@ -39,14 +41,76 @@ def prune_filters(model: nn.Module, example_input: Tensor | Sequence[Tensor], am
     ``amount`` is the fraction of each group's filters that goes (at least one always stays),
     so every layer keeps the same share and interior conv MACs fall by about (1 - amount)^2.
     The input model is untouched. An optimizer built on the old parameters must be rebuilt.
+    :func:`prune_filters_reported` also says what was pruned and what was left alone.
     """
+    return prune_filters_reported(model, example_input, amount, criterion)[0]
+
+
+def prune_filters_reported(model: nn.Module, example_input: Tensor | Sequence[Tensor],
+                           amount: float, criterion: str = "l1") -> tuple[nn.Module, PruningReport]:
+    """:func:`prune_filters`, and the :class:`PruningReport` of what it did."""
     check_range("amount", amount, 0.0, 1.0, high_open=True)
     check_choice("criterion", criterion, CRITERIA)
     refresh_masked(model)  # a masked weight computed with grad cannot be deep-copied
     pruned = copy.deepcopy(model)
     graph = trace(pruned, example_input)
+    before = _shapes(pruned)
     remove_channels(pruned, graph, choose_channels(pruned, graph, amount, criterion))
-    return pruned
+    return pruned, PruningReport.of(amount, graph, before, _shapes(pruned))
+
+
+@dataclass(frozen=True)
+class PruningReport:
+    """What a structured pruning removed, layer by layer, and what it left alone and why."""
+
+    amount: float  # the share of filters asked for
+    filters: dict[str, tuple[int, int]]  # producer layer -> (filters before, after)
+    shrunk: tuple[str, ...]  # layers whose weights lost filters or input channels
+    left_alone: dict[str, str]  # producer layers (comma-separated) with channels kept -> why
+
+    @classmethod
+    def of(cls, amount: float, graph: ChannelGraph, before: dict[str, tuple[int, int]],
+           after: dict[str, tuple[int, int]]) -> PruningReport:
+        left = {", ".join(producers): why for producers, why in graph.frozen.items()}
+        traced = set(graph.layers) | {n for producers in graph.frozen for n in producers}
+        left.update({name: "not called in the forward pass" for name in before if name not in traced})
+        return cls(amount, {n: (before[n][0], after[n][0]) for n in before},
+                   tuple(n for n in before if after[n][1] < before[n][1]), left)
+
+    @property
+    def achieved(self) -> float:
+        """The share of all filters removed."""
+        total = sum(b for b, _ in self.filters.values())
+        return 1 - sum(a for _, a in self.filters.values()) / total if total else 0.0
+
+    def shortfall(self) -> str | None:
+        """A one-line warning when the pruning removed clearly less than asked, else None."""
+        if self.achieved >= self.amount - SHORTFALL:
+            return None
+        reasons = "; ".join(f"{layers}: {why}" for layers, why in list(self.left_alone.items())[:3])
+        more = f" (and {len(self.left_alone) - 3} more)" if len(self.left_alone) > 3 else ""
+        return (f"prune_filters removed {self.achieved:.0%} of the filters, not the "
+                f"{self.amount:.0%} asked ({len(self.shrunk)} of {len(self.filters)} layers "
+                f"pruned); left alone: {reasons}{more}")
+
+    def __str__(self) -> str:
+        lines = [f"pruned {self.achieved:.1%} of {sum(b for b, _ in self.filters.values())} "
+                 f"filters (asked {self.amount:.1%}); {len(self.shrunk)} of "
+                 f"{len(self.filters)} layers pruned"]
+        lines += [f"  {name}: {b} -> {a} filters" for name, (b, a) in self.filters.items()]
+        lines += [f"  left alone: {layers}: {why}" for layers, why in self.left_alone.items()]
+        return "\n".join(lines)
+
+
+def _shapes(model: nn.Module) -> dict[str, tuple[int, int]]:
+    """(filters, weight size) of every producer layer, by name."""
+    shapes = {}
+    for name, m in model.named_modules():
+        w = getattr(m, "weight", None) if isinstance(m, PRODUCERS) else None
+        if isinstance(w, Tensor):
+            filters = w.shape[1] * m.groups if isinstance(m, nn.ConvTranspose2d) else w.shape[0]
+            shapes[name] = (filters, w.numel())
+    return shapes
 
 
 def choose_channels(model: nn.Module, graph: ChannelGraph, amount: float, criterion: str) -> set[int]:
@@ -103,8 +167,10 @@ def norm_scales(module: nn.Module) -> Tensor:
 def filter_matrix(module: nn.Module) -> Tensor:
     """The filters of a layer as rows: (out_channels, everything else)."""
     w = module.weight.detach().float()
-    if isinstance(module, nn.ConvTranspose2d):
-        w = w.transpose(0, 1)  # stored (in, out, kh, kw)
+    if isinstance(module, nn.ConvTranspose2d):  # stored (in, out / groups, kh, kw)
+        g = module.groups
+        w = w.reshape(g, w.shape[0] // g, *w.shape[1:]).transpose(1, 2)
+        w = w.reshape(-1, *w.shape[2:])  # (out, in / groups, kh, kw)
     return w.reshape(w.shape[0], -1)
 
 

@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from gansearch.errors import GansearchError
+
 PRODUCERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)  # layers whose outputs are channels
 NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.InstanceNorm2d)
 
@@ -34,24 +36,55 @@ def channel_dims(module: nn.Module) -> tuple[int, int]:
 
 
 def slice_layer(module: nn.Module, out_keep: list[int] | None, in_keep: list[int] | None) -> None:
-    """Keep only the output channels ``out_keep`` and input channels ``in_keep`` (None: all)."""
+    """Keep only the output channels ``out_keep`` and input channels ``in_keep`` (None: all).
+
+    A grouped convolution keeps its groups apart: each group keeps its own channels, the
+    groups left must all keep the same numbers of inputs and outputs, and a group that loses
+    every channel goes (a depthwise convolution loses its groups with its channels).
+    """
+    groups = getattr(module, "groups", 1)
     out_dim, in_dim = channel_dims(module)
+    n_out, n_in = _sizes(module)
+    out_keep = list(range(n_out)) if out_keep is None else out_keep
+    in_keep = list(range(n_in)) if in_keep is None else in_keep
+    kept = [(g, [j for j in out_keep if j * groups // n_out == g],
+             [i for i in in_keep if i * groups // n_in == g]) for g in range(groups)]
+    kept = [(g, outs, ins) for g, outs, ins in kept if outs or ins]
+    if len({(len(outs), len(ins)) for _, outs, ins in kept}) != 1 or not all(o and i for _, o, i in kept):
+        raise GansearchError(f"cannot slice {type(module).__name__} unevenly across its {groups} "
+                             f"groups; this is a bug in the dependency trace, please report it")
     for name in ("weight", "weight_orig", "weight_mask"):
         t = own_tensor(module, name)
-        if t is None:
-            continue
-        if out_keep is not None:
-            t = t.index_select(out_dim, torch.tensor(out_keep, device=t.device))
-        if in_keep is not None:
-            t = t.index_select(in_dim, torch.tensor(in_keep, device=t.device))
-        set_tensor(module, name, t)
+        if t is not None:
+            set_tensor(module, name, _slice_weight(t, kept, out_dim == 0, n_out // groups, n_in // groups))
     bias = own_tensor(module, "bias")
-    if bias is not None and out_keep is not None:
+    if bias is not None:
         set_tensor(module, "bias", bias[out_keep])
     refresh_masked(module)
-    w = own_tensor(module, "weight_orig")
-    w = w if w is not None else module.weight
-    _set_sizes(module, w.shape[out_dim], w.shape[in_dim])
+    if groups > 1:
+        module.groups = len(kept)
+    _set_sizes(module, len(out_keep), len(in_keep))
+
+
+def _slice_weight(t: Tensor, kept: list[tuple[int, list[int], list[int]]], outputs_first: bool,
+                  out_per_group: int, in_per_group: int) -> Tensor:
+    """The weight of the kept channels, group by group. Its first dimension holds every output
+    channel (a transposed convolution: every input), its second the group's own channels of
+    the other side."""
+    pieces = []
+    for g, outs, ins in kept:
+        rows, cols = (outs, [i - g * in_per_group for i in ins]) if outputs_first else \
+                     (ins, [j - g * out_per_group for j in outs])
+        piece = t.index_select(0, torch.tensor(rows, device=t.device))
+        pieces.append(piece.index_select(1, torch.tensor(cols, device=t.device)))
+    return torch.cat(pieces, 0)
+
+
+def _sizes(module: nn.Module) -> tuple[int, int]:
+    """(output channels, input channels) of a producer layer."""
+    if isinstance(module, nn.Linear):
+        return module.out_features, module.in_features
+    return module.out_channels, module.in_channels
 
 
 def slice_norm(module: nn.Module, keep: list[int], fresh: bool = False) -> None:
@@ -78,6 +111,9 @@ def shrink_to(model: nn.Module, state_dict: Mapping[str, Tensor]) -> nn.Module:
                 continue
             out_dim, in_dim = channel_dims(module)
             groups = getattr(module, "groups", 1)
+            if 1 < groups == module.in_channels:  # depthwise: its groups went with its channels
+                multiplier = module.out_channels // groups
+                groups = module.groups = w.shape[0] // multiplier if out_dim == 0 else w.shape[0]
             _resize_layer(module, w.shape[out_dim] * (groups if out_dim == 1 else 1),
                           w.shape[in_dim] * (groups if in_dim == 1 else 1))
         elif isinstance(module, NORMS):
@@ -90,11 +126,13 @@ def shrink_to(model: nn.Module, state_dict: Mapping[str, Tensor]) -> nn.Module:
 
 def _resize_layer(module: nn.Module, out_channels: int, in_channels: int) -> None:
     out_dim, in_dim = channel_dims(module)
+    groups = getattr(module, "groups", 1)
     for name in ("weight", "weight_orig", "weight_mask"):
         t = own_tensor(module, name)
         if t is not None:
             shape = list(t.shape)
             shape[out_dim], shape[in_dim] = out_channels, in_channels
+            shape[1] //= groups  # the second dimension holds one group's channels
             set_tensor(module, name, t.new_empty(shape))
     bias = own_tensor(module, "bias")
     if bias is not None:

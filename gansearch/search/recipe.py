@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -27,15 +28,14 @@ from torch import nn
 from gansearch.compress import (
     factorize,
     make_permanent,
-    prune_filters,
     prune_unstructured,
     quantize_int8,
     share_weights,
     to_dtype,
 )
-from gansearch.compress.structured import CRITERIA
+from gansearch.compress.structured import CRITERIA, prune_filters_reported
 from gansearch.config import check_choice, check_range, from_dict
-from gansearch.errors import ConfigError, short
+from gansearch.errors import ConfigError, GansearchWarning, short
 from gansearch.families import Family
 from gansearch.models.layers import init_weights
 from gansearch.search import teacher_steps
@@ -81,7 +81,10 @@ class PruneFilters:
         check_choice("prune_filters.criterion", self.criterion, CRITERIA)
 
     def restructure(self, generator, example, family, seed):
-        return prune_filters(generator, example, self.amount, self.criterion)
+        pruned, report = prune_filters_reported(generator, example, self.amount, self.criterion)
+        if report.shortfall():
+            warnings.warn(report.shortfall(), GansearchWarning, stacklevel=2)
+        return pruned
 
     def apply(self, s: Student) -> None:
         s.generator = self.restructure(s.generator, s.example_input(), s.family, s.seed)
