@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--runs", type=int, default=20, help="timed forward passes (0: no timing)")
     pr.add_argument("--device", default="cpu")
     pr.add_argument("--layers", action="store_true", help="also print the per-operator MACs")
+    pr.add_argument("--norm-macs", action="store_true",
+                    help="count instance, layer and group norms as GAN Compression does "
+                         "(one MAC per output element)")
     pr.add_argument("--trust-code", action="store_true", help="build a generator whose checkpoint names "
                                                               "code of yours (gansearch import module)")
     pr.set_defaults(run=_profile)
@@ -371,16 +374,16 @@ def _profile(args: argparse.Namespace) -> int:
     ckpt = load_checkpoint(args.checkpoint, trust_code=args.trust_code)
     generator = ckpt.generator.to(resolve_device(args.device))
     print(_profile_text(generator, size=args.size, batch=args.batch, runs=args.runs,
-                        layers=args.layers))
+                        layers=args.layers, norm_macs=args.norm_macs))
     return 0
 
 
-def _profile_text(generator, *, size=None, batch=1, runs=20, layers=False) -> str:
+def _profile_text(generator, *, size=None, batch=1, runs=20, layers=False, norm_macs=False) -> str:
     from gansearch.families import example_input
     from gansearch.metrics.cost import human, profile
 
     inputs = example_input(generator, batch, size)
-    cost = profile(generator, inputs, latency_runs=runs)
+    cost = profile(generator, inputs, latency_runs=runs, norm_macs=norm_macs)
     shape = " + ".join("x".join(map(str, t.shape)) for t in inputs[:1]) + (
         f" (+{len(inputs) - 1} more)" if len(inputs) > 1 else "")
     text = f"{type(generator).__name__} on input {shape}\n{cost.summary()}"

@@ -28,6 +28,23 @@ def test_resnet_generator_reads_the_published_figures():
     # The same model counted with transposed convolutions at their input resolution.
     low = gansearch.profile(g, x, latency_runs=0, transposed_conv="input")
     assert round(low.macs / 1e9, 1) == 49.6
+    # GAN Compression's convention adds one MAC per InstanceNorm output element.
+    norms = 2 * (64 * 256 ** 2 + 128 * 128 ** 2) + 256 * 64 ** 2 * (1 + 18)
+    assert gansearch.profile(g, x, latency_runs=0, norm_macs=True).macs == cost.macs + norms
+
+
+def test_norm_macs_count_instance_layer_and_group_norms_not_batch_norm():
+    x = torch.randn(2, 4, 5, 5)
+    for norm, extra in [(nn.InstanceNorm2d(4), x.numel()),
+                        (nn.InstanceNorm2d(4, affine=True, track_running_stats=True).eval(), x.numel()),
+                        (nn.GroupNorm(2, 4), x.numel()), (nn.LayerNorm([4, 5, 5]), x.numel()),
+                        (nn.BatchNorm2d(4).eval(), 0)]:
+        model = nn.Sequential(nn.Conv2d(4, 4, 1), norm)
+        plain = gansearch.profile(model, x, latency_runs=0)
+        counted = gansearch.profile(model, x, latency_runs=0, norm_macs=True)
+        assert plain.macs == 2 * 25 * 16
+        assert counted.macs - plain.macs == extra, norm
+        assert [layer.op for layer in counted.layers] == ["convolution"] + ["norm"] * (extra > 0)
 
 
 def test_narrower_generator_reads_proportionally_fewer_macs():

@@ -12,7 +12,12 @@ convolution that is 4x the multiply-adds it really performs; it is the conventio
 the CycleGAN / pix2pix ResNet generator reads 56.8G MACs at 256x256. Pass
 ``transposed_conv="input"`` for the count at input resolution (what ``torch.utils.flop_counter``
 and fvcore report; 49.6G for the same model). Matrix products (linear layers) count ``M x N x K``.
-Normalization, activations, padding and resizing are not counted, as in the literature.
+Normalization, activations, padding and resizing are not counted, as in most of the literature.
+``norm_macs=True`` counts normalization as GAN Compression does (its profiler, torchprofile):
+one MAC per output element of an instance, layer or group norm, and none for a batch norm, which
+folds into the convolution before it at deployment. On the ResNet-9 teacher at 256x256 that
+adds 0.03G to 56.8G (0.06%); the thinner the convolutions, the more the norms weigh: 0.9% on
+GAN Compression's mobile ResNet layout at ngf 16 (docs/benchmarks.md, "MAC conventions").
 
 Effective MACs scale each operator by the density (non-zero fraction) of its weight operand:
 the work a sparse kernel would do under unstructured sparsity.
@@ -41,12 +46,14 @@ from gansearch.errors import ConfigError
 from gansearch.metrics.storage import storage_bytes
 
 aten = torch.ops.aten
+_BATCH_NORMS = (aten.native_batch_norm, aten._native_batch_norm_legit,
+                aten._native_batch_norm_legit_no_training)
 
 
 @dataclass(frozen=True)
 class LayerCost:
     name: str  # the module that ran the operator ("" for the model itself)
-    op: str  # convolution, conv_transpose, matmul
+    op: str  # convolution, conv_transpose, matmul, norm (with norm_macs)
     macs: int
     effective_macs: float
     output_shape: tuple[int, ...]
@@ -105,7 +112,7 @@ class Cost:
 
 def profile(model: nn.Module, example_input: Tensor | Sequence[Tensor], *,
             latency_runs: int = 20, warmup: int = 3,
-            transposed_conv: Literal["output", "input"] = "output") -> Cost:
+            transposed_conv: Literal["output", "input"] = "output", norm_macs: bool = False) -> Cost:
     """Measure ``model`` on ``example_input`` (a tensor, or a tuple of positional inputs).
 
     The model runs in eval mode under ``torch.no_grad`` (its mode is restored afterwards). Latency
@@ -124,7 +131,7 @@ def profile(model: nn.Module, example_input: Tensor | Sequence[Tensor], *,
     model.eval()
     try:
         with torch.no_grad():
-            watcher = _Watcher(model, args, transposed_conv)
+            watcher = _Watcher(model, args, transposed_conv, norm_macs)
             with watcher, _module_names(model, watcher.stack):
                 model(*args)
             latencies = _time(model, args, latency_runs, warmup, device)
@@ -188,9 +195,12 @@ def _nonzero(t: Tensor) -> int:
 class _Watcher(TorchDispatchMode):
     """Counts MACs per operator and tracks the bytes of live tensors the forward creates."""
 
-    def __init__(self, model: nn.Module, args: tuple[Any, ...], transposed_conv: str) -> None:
+    def __init__(self, model: nn.Module, args: tuple[Any, ...], transposed_conv: str,
+                 norm_macs: bool = False) -> None:
         super().__init__()
         self.transposed_conv = transposed_conv
+        self.norm_macs = norm_macs
+        self.modules = dict(model.named_modules())
         self.stack: list[str] = [""]
         self.layers: list[LayerCost] = []
         # Storages not created by the forward: weights, buffers, inputs.
@@ -230,11 +240,22 @@ class _Watcher(TorchDispatchMode):
         elif packet in (aten.mm, aten.addmm, aten.bmm, aten.baddbmm):
             a, b = (args[1], args[2]) if packet in (aten.addmm, aten.baddbmm) else (args[0], args[1])
             macs, op, weight = out.numel() * a.shape[-1], "matmul", b
+        elif self.norm_macs and self._counted_norm(packet):
+            out = next(_tensors(out))  # (normalized, mean, inverse std)
+            macs, op, weight = out.numel(), "norm", None
         else:
             return
-        density = _nonzero(weight) / weight.numel() if weight.numel() else 1.0
+        density = _nonzero(weight) / weight.numel() if weight is not None and weight.numel() else 1.0
         self.layers.append(LayerCost(self.stack[-1], op, int(macs), macs * density,
                                      tuple(out.shape)))
+
+    def _counted_norm(self, packet) -> bool:
+        """Layer and group norms always; the batch-norm kernel only where an instance norm runs
+        it (InstanceNorm is computed as a batch norm over a reshaped input)."""
+        if packet in (aten.native_layer_norm, aten.native_group_norm):
+            return True
+        return (packet in _BATCH_NORMS and
+                isinstance(self.modules.get(self.stack[-1]), nn.modules.instancenorm._InstanceNorm))
 
     def _track(self, t: Tensor) -> None:
         key = _storage_key(t)
