@@ -7,6 +7,7 @@ Every verb parses its input into typed configs first; an error in input prints o
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -132,6 +133,10 @@ def _parser() -> argparse.ArgumentParser:
                                                        "NAME in the sweep's MLflow Model Registry")
     ex.add_argument("--trust-code", action="store_true", help="build students whose checkpoints name "
                                                               "code of yours (a module teacher)")
+    ex.add_argument("--runtimes", default="eager,channels_last,onnxruntime",
+                    help="deployment runtimes to time for the model card, comma-separated, from "
+                         "eager, channels_last, compile, onnxruntime; or all (compile takes "
+                         "minutes on a CPU)")
     ex.set_defaults(run=_export)
     return p
 
@@ -142,9 +147,15 @@ def _export(args: argparse.Namespace) -> int:
     if not args.sweep.is_dir():
         raise ConfigError(f"{args.sweep}: no such sweep folder; pass runs/sweeps/NAME")
     written = export_trials(args.sweep, args.out or args.sweep / "export", trial=args.trial,
-                            pareto=args.pareto, register=args.register, trust_code=args.trust_code)
+                            pareto=args.pareto, register=args.register, trust_code=args.trust_code,
+                            runtimes=args.runtimes)
     for folder in written:
-        print(f"exported {folder}")
+        card = json.loads((folder / "model_card.json").read_text())
+        runtime = card["runtime"]
+        fastest = runtime["fastest"]
+        timing = (f" (fastest on {runtime['device']}: {fastest}, {runtime['latency_ms'][fastest]:.1f} ms)"
+                  if fastest else "")
+        print(f"exported {folder}{timing}")
     if args.register:
         print(f"registered {len(written)} version(s) of model {args.register!r}")
     return 0

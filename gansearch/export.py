@@ -5,10 +5,14 @@ For each exported trial, a folder with:
   ``gansearch.checkpoint.load_checkpoint``);
 - ``generator.pt2``: the model through ``torch.export``, which loads with torch alone
   (``torch.export.load(path).module()``), and ``generator.ts`` (TorchScript) for older runtimes;
-- ``generator.onnx`` when the ``onnx`` package is installed;
+- ``generator.onnx`` when the ``onnx`` package is installed (the card says why when it is not
+  written);
 - ``inputs.pt`` / ``outputs.pt``: fixed inputs and the student's outputs on them, to check a
   deployment against;
-- ``model_card.json``: the trial's knobs and recipe, quality, cost, teacher and sweep.
+- ``model_card.json``: the trial's knobs and recipe, quality, cost, teacher and sweep, and the
+  latency under each deployment runtime with the fastest named (``gansearch.compress.runtime``).
+The exported graphs (torch.export, TorchScript, ONNX) have pruning masks folded into the
+weights, so they compute the same outputs without the masking machinery.
 With ``register``, each exported student also becomes a version of a model in the MLflow
 Model Registry, its files attached to the trial's MLflow run.
 
@@ -20,17 +24,21 @@ file is written when ``register`` asks for it.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import shutil
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from gansearch.checkpoint import load_checkpoint
+from gansearch.compress.runtime import DEFAULT_RUNTIMES, check_runtimes, measure_runtimes
+from gansearch.compress.unstructured import make_permanent
 from gansearch.errors import ConfigError, first_line, short
 from gansearch.families import example_input
 from gansearch.metrics.cost import profile
@@ -39,9 +47,12 @@ from gansearch.search.folder import inside, read_table
 
 
 def export_trials(sweep: str | Path, out: str | Path, *, trial: str | None = None,
-                  pareto: bool = False, register: str | None = None, trust_code: bool = False) -> list[Path]:
+                  pareto: bool = False, register: str | None = None, trust_code: bool = False,
+                  runtimes: Sequence[str] = DEFAULT_RUNTIMES) -> list[Path]:
     """Export one trial (``trial``) or every trial on the sweep's front (``pareto``);
-    ``trust_code`` builds students whose checkpoints name code of the user's (a module teacher)."""
+    ``trust_code`` builds students whose checkpoints name code of the user's (a module teacher);
+    ``runtimes`` are timed for the model card (``gansearch.compress.runtime.RUNTIMES``)."""
+    runtimes = check_runtimes(runtimes)
     results = load_sweep(sweep)
     folder, table = results.folder, results.table
     if trial is not None:
@@ -71,8 +82,8 @@ def export_trials(sweep: str | Path, out: str | Path, *, trial: str | None = Non
     students = {t: _student_file(folder, t) for t in targets}
     if register:
         registry = _registry(folder, register)
-    written = [export_trial(folder, row, targets[row["trial_id"]], students[row["trial_id"]], trust_code)
-               for row in rows.to_dict("records")]
+    written = [export_trial(folder, row, targets[row["trial_id"]], students[row["trial_id"]], trust_code,
+                            runtimes) for row in rows.to_dict("records")]
     if register:
         register_students(registry, folder, written, register)
     return written
@@ -100,14 +111,14 @@ def _student_file(folder: Path, trial_id: str) -> Path:
 
 
 def export_trial(sweep: Path, row: dict[str, Any], out: Path, student_file: Path | None = None,
-                 trust_code: bool = False) -> Path:
+                 trust_code: bool = False, runtimes: Sequence[str] = DEFAULT_RUNTIMES) -> Path:
     """Write the export folder ``out`` (which must not exist) for one finished trial."""
     student_file = student_file or _student_file(sweep, str(row["trial_id"]))
     ckpt = load_checkpoint(student_file, trust_code=trust_code)
     generator = ckpt.generator.eval()
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
-        _write_export(sweep, row, ckpt, generator, student_file, tmp)
+        _write_export(sweep, row, ckpt, generator, student_file, tmp, tuple(runtimes))
         tmp.rename(out)  # all or nothing: a half-written export never carries the final name
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # ours alone: made by mkdtemp above
@@ -115,32 +126,45 @@ def export_trial(sweep: Path, row: dict[str, Any], out: Path, student_file: Path
     return out
 
 
-def _write_export(sweep: Path, row: dict[str, Any], ckpt, generator, student_file: Path, tmp: Path) -> None:
+def _write_export(sweep: Path, row: dict[str, Any], ckpt, generator, student_file: Path, tmp: Path,
+                  runtimes: tuple[str, ...] = DEFAULT_RUNTIMES) -> None:
     shutil.copy(student_file, tmp / "generator.pt")
     inputs = fixed_inputs(generator, ckpt.meta.get("input_shapes"))
+    deployed = make_permanent(copy.deepcopy(generator))  # pruning masks folded into the weights
     with torch.no_grad():
         outputs = generator(*inputs)
     torch.save(inputs, tmp / "inputs.pt")
     torch.save(outputs, tmp / "outputs.pt")
     formats = {"checkpoint": "generator.pt"}
-    torch.export.save(torch.export.export(generator, inputs), tmp / "generator.pt2")
+    torch.export.save(torch.export.export(deployed, inputs), tmp / "generator.pt2")
     formats["torch.export"] = "generator.pt2"
     with warnings.catch_warnings():  # TorchScript is deprecated upstream, and still what many runtimes load
         warnings.simplefilter("ignore", FutureWarning)
-        torch.jit.trace(generator, inputs).save(str(tmp / "generator.ts"))
+        torch.jit.trace(deployed, inputs).save(str(tmp / "generator.ts"))
     formats["torchscript"] = "generator.ts"
-    if importlib.util.find_spec("onnx") is not None:
-        torch.onnx.export(generator, inputs, str(tmp / "generator.onnx"), dynamo=False)
-        formats["onnx"] = "generator.onnx"
+    not_exported = {}
+    if importlib.util.find_spec("onnx") is None:
+        not_exported["onnx"] = "the onnx package is not installed (pip install onnx onnxscript)"
+    else:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(deployed, inputs, str(tmp / "generator.onnx"), dynamo=True,
+                                  verbose=False)
+            formats["onnx"] = "generator.onnx"
+        except Exception as exc:  # noqa: BLE001 - recorded in the card: ONNX lacks some operators
+            not_exported["onnx"] = f"{type(exc).__name__}: {first_line(exc)}"
     cost = profile(generator, inputs, latency_runs=0).as_dict()
+    times = measure_runtimes(deployed, inputs, runtimes=runtimes, runs=10)
     card = {
         "trial_id": row["trial_id"], "sweep": sweep.name, "model": ckpt.model,
         "teacher": ckpt.meta.get("teacher"), "recipe": ckpt.meta.get("recipe"),
         "knobs": ckpt.meta.get("knobs"), "reported": ckpt.meta.get("metrics"),
         "cost": {k: cost[k] for k in ("params", "nonzero_params", "macs", "effective_macs",
                                       "weight_bytes", "peak_activation_bytes")},
+        "runtime": times.as_dict(),
         "dtype": str(next(p for p in generator.parameters() if p.is_floating_point()).dtype),
-        "inputs": [list(t.shape) for t in inputs], "files": formats,
+        "inputs": [list(t.shape) for t in inputs], "files": formats, "not_exported": not_exported,
     }
     (tmp / "model_card.json").write_text(json.dumps(card, indent=2, default=str))
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import helpers
+import onnxruntime
 import pytest
 import torch
 from mlflow import MlflowClient
@@ -68,6 +69,17 @@ def test_front_exports_reload_with_torch_alone_and_match_mlflow(sweep, tmp_path)
         assert "export/generator.pt2" in {a.path for a in client.list_artifacts(child.info.run_id, "export")}
     half = [f for f in folders if json.loads((f / "model_card.json").read_text())["dtype"] == "torch.float16"]
     assert half, "the front of this grid holds a float16 student"
+    for folder in set(folders) - set(half):  # ONNX Runtime reproduces the float32 students
+        card = json.loads((folder / "model_card.json").read_text())
+        assert card["files"]["onnx"] == "generator.onnx" and card["not_exported"] == {}
+        session = onnxruntime.InferenceSession(str(folder / "generator.onnx"),
+                                               providers=["CPUExecutionProvider"])
+        inputs, expected = torch.load(folder / "inputs.pt"), torch.load(folder / "outputs.pt")
+        got = session.run(None, {i.name: t.numpy() for i, t in zip(session.get_inputs(), inputs)})[0]
+        torch.testing.assert_close(torch.from_numpy(got), expected, atol=1e-4, rtol=1e-3)
+        runtime = card["runtime"]
+        assert {"eager", "onnxruntime"} <= set(runtime["latency_ms"])
+        assert runtime["fastest"] == min(runtime["latency_ms"], key=runtime["latency_ms"].get)
 
 
 def test_one_trial_by_id_and_bad_requests(sweep, tmp_path):

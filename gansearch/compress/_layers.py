@@ -23,14 +23,14 @@ def weighted_layers(model: nn.Module, technique: str) -> list[tuple[str, nn.Modu
     for name, module in model.named_modules():
         if not isinstance(module, WEIGHTED_LAYERS):
             continue
+        if is_int8(module):
+            raise ConfigError(f"{technique}: layer {name!r} already holds int8 weights; apply "
+                              f"{technique} before quantize_int8 (int8 is the last step)")
         own = _own_forward(module)
         if own:
             raise ConfigError(f"{technique}: layer {name!r} is a {type(module).__name__}, a subclass of "
                               f"{own} with its own forward, which {technique} cannot rewrite exactly; "
                               f"leave {technique} out of the recipe for this generator")
-        if is_int8(module):
-            raise ConfigError(f"{technique}: layer {name!r} already holds int8 weights; apply "
-                              f"{technique} before quantize_int8 (int8 is the last step)")
         if parametrize.is_parametrized(module, "weight"):
             raise ConfigError(f"{technique}: layer {name!r} has a parametrized weight; remove it "
                               "first (torch.nn.utils.parametrize.remove_parametrizations)")

@@ -8,7 +8,7 @@ checkpoint can rebuild a compressed model from its family's config without the c
   freshly built model to the shapes of a pruned state dict);
 - low-rank factorization replaces a convolution by a ``LowRankConv`` pair;
 - int8 storage keeps a layer's weight as ``weight_int8`` with per-channel ``weight_scale`` and
-  de-quantizes it for the layer's forward (``make_int8``).
+  de-quantizes it in the layer's forward (``make_int8``: ``Int8Conv2d`` and its kin).
 
 ``describe`` records the last two as plain data; ``rebuild`` replays them.
 """
@@ -222,16 +222,17 @@ def channel_axis(layer: nn.Module) -> int:
 def make_int8(layer: nn.Module, q: Tensor | None = None, scale: Tensor | None = None) -> nn.Module:
     """Store ``layer``'s weight as int8 ``q`` with one ``scale`` per output channel, in place;
     without values (a checkpoint being rebuilt), zeros of the weight's shape. The layer keeps
-    its class and bias; ``weight`` exists only during its forward, de-quantized by a hook."""
+    its bias and settings and becomes its int8 form (``Int8Conv2d``, ...), whose forward
+    de-quantizes the weight: it scripts, traces and exports like any layer."""
     w = layer.weight.detach()
     if q is None:
         q = torch.zeros(w.shape, dtype=torch.int8, device=w.device)
         scale = torch.ones(w.shape[channel_axis(layer)], dtype=w.dtype, device=w.device)
+    int8_class = next(c for base, c in _INT8_FORMS.items() if isinstance(layer, base))
     del layer.weight
     layer.weight_int8 = nn.Parameter(q.to(torch.int8), requires_grad=False)
     layer.register_buffer("weight_scale", scale.reshape(-1))
-    layer.register_forward_pre_hook(_attach_weight)
-    layer.register_forward_hook(_detach_weight)
+    layer.__class__ = int8_class
     return layer
 
 
@@ -243,21 +244,42 @@ def dequantized_weight(layer: nn.Module) -> Tensor:
 
 
 def drop_int8(layer: nn.Module) -> Tensor:
-    """Undo ``make_int8``: remove the int8 storage and hooks; returns the de-quantized weight."""
+    """Undo ``make_int8``: the layer gets its class back without int8 storage; returns the
+    de-quantized weight (the caller sets it as ``weight``)."""
     weight = dequantized_weight(layer)
-    for hooks in (layer._forward_pre_hooks, layer._forward_hooks):
-        for key in [k for k, hook in hooks.items() if hook in (_attach_weight, _detach_weight)]:
-            del hooks[key]
+    layer.__class__ = type(layer).__mro__[1]  # Int8Conv2d -> Conv2d
     del layer.weight_int8, layer.weight_scale
     return weight
 
 
-def _attach_weight(layer: nn.Module, args) -> None:
-    layer.weight = dequantized_weight(layer)
+class Int8Conv2d(nn.Conv2d):
+    """A Conv2d whose weight is stored as int8 with per-output-channel scales."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        w = self.weight_int8.to(self.weight_scale.dtype) * self.weight_scale.reshape(-1, 1, 1, 1)
+        return self._conv_forward(input, w, self.bias)
 
 
-def _detach_weight(layer: nn.Module, args, output) -> None:
-    del layer.weight  # the floating weight lives only as long as the forward needs it
+class Int8ConvTranspose2d(nn.ConvTranspose2d):
+    """A ConvTranspose2d whose weight is stored as int8 with per-output-channel scales."""
+
+    def forward(self, input: Tensor, output_size: list[int] | None = None) -> Tensor:
+        output_padding = self._output_padding(input, output_size, self.stride, self.padding,
+                                              self.kernel_size, 2, self.dilation)
+        w = self.weight_int8.to(self.weight_scale.dtype) * self.weight_scale.reshape(1, -1, 1, 1)
+        return nn.functional.conv_transpose2d(input, w, self.bias, self.stride, self.padding,
+                                              output_padding, self.groups, self.dilation)
+
+
+class Int8Linear(nn.Linear):
+    """A Linear layer whose weight is stored as int8 with per-output-feature scales."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        w = self.weight_int8.to(self.weight_scale.dtype) * self.weight_scale.reshape(-1, 1)
+        return nn.functional.linear(input, w, self.bias)
+
+
+_INT8_FORMS = {nn.Conv2d: Int8Conv2d, nn.ConvTranspose2d: Int8ConvTranspose2d, nn.Linear: Int8Linear}
 
 
 # -- a checkpoint's record of them ---------------------------------------------------------------
