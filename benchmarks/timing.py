@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 
-def interleaved_latency(models: dict[str, tuple[torch.nn.Module, tuple[Tensor, ...]]], runs: int,
+def interleaved_latency(models: dict[str, tuple[Callable[..., Tensor], tuple[Tensor, ...]]], runs: int,
                         warmup: int = 2) -> dict[str, float]:
     """Median forward time in ms of each (model, inputs), the models taking turns run by run, so
     that a slow spell of the machine falls on all of them alike. Each model has its own inputs
-    (a float16 model takes half-precision ones)."""
+    (a float16 model takes half-precision ones); a model is a module or any callable (a model
+    prepared for a runtime, ``gansearch.compress.runtime.prepare``)."""
     times: dict[str, list[float]] = {name: [] for name in models}
     cuda = any(x.is_cuda for _, inputs in models.values() for x in inputs)
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     with torch.no_grad():
         for m, inputs in models.values():
-            m.eval()
+            if isinstance(m, torch.nn.Module):
+                m.eval()
             for _ in range(warmup):
                 m(*inputs)
         for _ in range(max(1, runs)):

@@ -41,7 +41,7 @@ from gansearch.compress.runtime import DEFAULT_RUNTIMES, check_runtimes, measure
 from gansearch.compress.unstructured import make_permanent
 from gansearch.errors import ConfigError, first_line, short
 from gansearch.families import example_input
-from gansearch.metrics.cost import profile
+from gansearch.metrics.cost import human, human_bytes, profile
 from gansearch.report.sweep import load_sweep
 from gansearch.search.folder import inside, read_table
 
@@ -195,12 +195,17 @@ def _registry(sweep: Path, name: str):
 
 def register_students(registry, sweep: Path, folders: list[Path], name: str) -> list[str]:
     """A Model Registry version of ``name`` per exported student, its files logged to the
-    trial's MLflow run under ``export/``. Returns the version numbers."""
+    trial's MLflow run under ``export/`` and the student logged there as an MLflow model
+    (``export/mlflow_model``: the PyTorch flavor, saved through ``torch.export``, and pyfunc,
+    with its signature and input example), so ``mlflow.pytorch.load_model("models:/NAME/N")``
+    and ``mlflow models serve`` load it. Members of the sweep's front are tagged ``pareto``.
+    Returns the version numbers."""
     from gansearch.search import tracking
 
     client, experiment = registry
     if not client.search_registered_models(f"name = {tracking.quote(name)}"):
-        client.create_registered_model(name, description="gansearch students")
+        client.create_registered_model(name, description=f"gansearch students of sweep {sweep.name}")
+    front = _front_ids(sweep)
     versions = []
     for folder in folders:
         card = json.loads((folder / "model_card.json").read_text())
@@ -210,12 +215,84 @@ def register_students(registry, sweep: Path, folders: list[Path], name: str) -> 
             raise ConfigError(f"{sweep}: no MLflow run for trial {card['trial_id']}")
         run = runs[0]
         client.log_artifacts(run.info.run_id, str(folder), "export")
+        with tempfile.TemporaryDirectory() as tmp:
+            _save_mlflow_model(folder, Path(tmp) / "mlflow_model")
+            client.log_artifacts(run.info.run_id, str(Path(tmp) / "mlflow_model"), "export/mlflow_model")
         version = client.create_model_version(
-            name, source=f"{run.info.artifact_uri}/export", run_id=run.info.run_id,
-            tags={"trial_id": card["trial_id"], "sweep": card["sweep"]},
-            description=json.dumps(card["cost"]))
+            name, source=f"{run.info.artifact_uri}/export/mlflow_model", run_id=run.info.run_id,
+            tags=_card_tags(card, card["trial_id"] in front), description=_card_text(card))
         versions.append(version.version)
     return versions
+
+
+def _save_mlflow_model(folder: Path, path: Path) -> None:
+    """The exported student as an MLflow model: ``torch.export`` serialization (nothing
+    unpickled at load), the recorded inputs as its example and their outputs in the signature."""
+    import mlflow.pytorch
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import Schema, TensorSpec
+
+    program = torch.export.load(folder / "generator.pt2")
+    inputs = torch.load(folder / "inputs.pt", weights_only=True)
+    outputs = torch.load(folder / "outputs.pt", weights_only=True)
+    example = inputs[0].numpy() if len(inputs) == 1 else [t.numpy() for t in inputs]
+
+    def spec(t: torch.Tensor, name: str | None = None) -> TensorSpec:
+        return TensorSpec(t.numpy().dtype, tuple(t.shape), name=name)
+
+    # One input is one unnamed tensor (what pyfunc's predict takes); several are named.
+    signature = ModelSignature(
+        Schema([spec(t, f"input_{i}") for i, t in enumerate(inputs)] if len(inputs) > 1
+               else [spec(inputs[0])]), Schema([spec(outputs)]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlflow.pytorch.save_model(program.module(), str(path), serialization_format="pt2",
+                                  input_example=example, signature=signature,
+                                  pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"])
+
+
+def _front_ids(sweep: Path) -> set[str]:
+    front = sweep / "pareto.csv"
+    return set(read_table(front)["trial_id"].astype(str)) if front.is_file() else set()
+
+
+def _card_tags(card: dict[str, Any], on_front: bool) -> dict[str, str]:
+    from gansearch.search import tracking
+
+    cost, runtime = card["cost"], card.get("runtime") or {}
+    tags = {"trial_id": card["trial_id"], "sweep": card["sweep"], "model": str(card["model"]),
+            "pareto": "true" if on_front else "false", "dtype": card["dtype"],
+            "params": str(cost["params"]), "macs": str(cost["macs"]),
+            "weight_bytes": str(cost["weight_bytes"])}
+    if runtime.get("fastest"):
+        tags["runtime"] = f"{runtime['fastest']} ({runtime['device']})"
+    for key, value in (card.get("knobs") or {}).items():
+        tags[f"knob.{tracking.mlflow_key(key)}"] = str(value)
+    return tags
+
+
+def _card_text(card: dict[str, Any]) -> str:
+    """The model card as a description people read in the MLflow UI (Markdown)."""
+    cost, runtime = card["cost"], card.get("runtime") or {}
+    lines = [f"**Trial {card['trial_id']}** of sweep `{card['sweep']}` "
+             f"({card['model']}, {card['dtype']}).", ""]
+    if card.get("knobs"):
+        lines += ["Knobs: " + ", ".join(f"`{k}` = {v}" for k, v in card["knobs"].items()), ""]
+    if card.get("recipe"):
+        lines += ["Recipe: " + " -> ".join(next(iter(step)) if isinstance(step, dict) else str(step)
+                                           for step in card["recipe"]), ""]
+    reported = card.get("reported") or {}
+    if reported:
+        lines += ["Quality and cost as the trial measured them: " +
+                  ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                            for k, v in reported.items()), ""]
+    lines += [f"Parameters {human(cost['params'])}, MACs {human(cost['macs'])}, weights "
+              f"{human_bytes(cost['weight_bytes'])}, peak activations "
+              f"{human_bytes(cost['peak_activation_bytes'])}."]
+    if runtime.get("latency_ms"):
+        timings = ", ".join(f"{k} {v:.2f} ms" for k, v in runtime["latency_ms"].items())
+        lines += ["", f"Latency on {runtime['device']}: {timings} (fastest: {runtime['fastest']})."]
+    return "\n".join(lines)
 
 
 def fixed_inputs(generator, shapes: list[list[int]] | None) -> tuple[torch.Tensor, ...]:

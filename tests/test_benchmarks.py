@@ -98,3 +98,27 @@ def test_search_quality_replays_a_saved_table(tmp_path, capsys):
     assert (tmp_path / "out" / "convergence.png").is_file()
     curves = pd.read_csv(tmp_path / "out" / "curves.csv")
     assert len(curves) == 3 * 2 * 192 and curves["hypervolume_share"].max() <= 1 + 1e-9
+
+
+def test_pruning_speed_times_every_model_under_each_runtime(capsys):
+    from benchmarks import pruning_speed
+
+    pruning_speed.main(["--size", "32", "--filters", "8", "--blocks", "2", "--runs", "1",
+                        "--runtimes", "eager,onnxruntime"])
+    out = capsys.readouterr().out
+    rows = ["dense", "filters -50% (L1)", "filters -75% (L1)", "unstructured 90%"]
+    assert all(f"\n{row} " in out for row in rows) and "did not run" not in out
+    assert "eager ms" in out and "onnxruntime ms" in out
+    dense = next(line for line in out.splitlines() if line.startswith("dense "))
+    assert dense.count("1.00x") == 3  # MAC cut and the two speedups of dense against itself
+
+
+def test_mac_conventions_prints_both_counts(capsys):
+    from benchmarks import mac_conventions
+
+    mac_conventions.main(["--size", "32"])
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if "ngf" in line]
+    assert len(rows) == 4
+    for row in rows:
+        default, norms, low = (int(v.replace(",", "")) for v in (row[-4], row[-3], row[-1]))
+        assert norms > default > low  # norms add; transposed convs at input resolution count less

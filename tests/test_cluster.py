@@ -163,7 +163,7 @@ def _wait_for_checkpointed_trial_on(node_id, folder, sweep):
                                         "tags.`gansearch.role` = 'trial'"):
                 trial = r.data.tags.get("gansearch.trial_id")
                 saved = (folder / "students" / trial / "progress.pt").is_file()
-                if r.data.tags.get("node") == node_id and saved and "recipe_step" in r.data.metrics:
+                if r.data.tags.get("node") == node_id and saved and "recipe_step" in r.data.tags:
                     return trial
         time.sleep(0.2)
     raise AssertionError("no trial checkpointed on the worker node in time")

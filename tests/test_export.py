@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import helpers
+import mlflow
 import onnxruntime
 import pytest
 import torch
@@ -67,6 +68,22 @@ def test_front_exports_reload_with_torch_alone_and_match_mlflow(sweep, tmp_path)
         for key in ("weight_bytes", "params", "macs"):
             assert getattr(cost, key) == child.data.metrics[key] == card["cost"][key]
         assert "export/generator.pt2" in {a.path for a in client.list_artifacts(child.info.run_id, "export")}
+    # Each registered version is an MLflow model that MLflow itself loads by name.
+    mlflow.set_registry_uri(sweep.tracking_uri)
+    mlflow.set_tracking_uri(sweep.tracking_uri)
+    for version in versions:
+        folder = tmp_path / version.tags["trial_id"]
+        loaded = mlflow.pytorch.load_model(f"models:/student/{version.version}")
+        inputs, expected = torch.load(folder / "inputs.pt"), torch.load(folder / "outputs.pt")
+        with torch.no_grad():
+            torch.testing.assert_close(loaded(*inputs), expected)
+        assert version.tags["pareto"] == "true" and version.tags["macs"] == str(
+            json.loads((folder / "model_card.json").read_text())["cost"]["macs"])
+        assert f"Trial {version.tags['trial_id']}" in version.description
+        flavors = mlflow.models.get_model_info(f"models:/student/{version.version}").flavors
+        assert "pytorch" in flavors  # pyfunc too where there is one input (MLflow's limit)
+        assert ("python_function" in flavors) == (len(inputs) == 1)
+
     half = [f for f in folders if json.loads((f / "model_card.json").read_text())["dtype"] == "torch.float16"]
     assert half, "the front of this grid holds a float16 student"
     for folder in set(folders) - set(half):  # ONNX Runtime reproduces the float32 students
@@ -75,11 +92,29 @@ def test_front_exports_reload_with_torch_alone_and_match_mlflow(sweep, tmp_path)
         session = onnxruntime.InferenceSession(str(folder / "generator.onnx"),
                                                providers=["CPUExecutionProvider"])
         inputs, expected = torch.load(folder / "inputs.pt"), torch.load(folder / "outputs.pt")
-        got = session.run(None, {i.name: t.numpy() for i, t in zip(session.get_inputs(), inputs)})[0]
+        feed = {i.name: t.numpy() for i, t in zip(session.get_inputs(), inputs, strict=True)}
+        got = session.run(None, feed)[0]
         torch.testing.assert_close(torch.from_numpy(got), expected, atol=1e-4, rtol=1e-3)
         runtime = card["runtime"]
         assert {"eager", "onnxruntime"} <= set(runtime["latency_ms"])
         assert runtime["fastest"] == min(runtime["latency_ms"], key=runtime["latency_ms"].get)
+
+
+def test_a_one_input_student_is_also_a_pyfunc_model(tmp_path):
+    from gansearch.export import _save_mlflow_model
+
+    generator = gansearch.families.build("dcgan", "generator",
+                                         {"image_size": 16, "latent_dim": 8, "filters": 4}).eval()
+    inputs = (torch.randn(1, 8, 1, 1),)
+    with torch.no_grad():
+        outputs = generator(*inputs)
+    torch.export.save(torch.export.export(generator, inputs), tmp_path / "generator.pt2")
+    torch.save(inputs, tmp_path / "inputs.pt")
+    torch.save(outputs, tmp_path / "outputs.pt")
+    _save_mlflow_model(tmp_path, tmp_path / "mlflow_model")
+    served = mlflow.pyfunc.load_model(str(tmp_path / "mlflow_model"))
+    got = served.predict(inputs[0].numpy())
+    torch.testing.assert_close(torch.as_tensor(got), outputs)
 
 
 def test_one_trial_by_id_and_bad_requests(sweep, tmp_path):

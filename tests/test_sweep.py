@@ -72,13 +72,23 @@ def test_multi_objective_sweep_tracks_every_trial(tiny_singan_teacher, tmp_path)
 
     client, parents, children = _children(result.tracking_uri, "t")
     assert len(parents) == 1 and parents[0].info.run_id == result.parent_run_id
+    assert {"spec.yaml", "results.csv", "pareto.csv"} <= {
+        a.path for a in client.list_artifacts(result.parent_run_id)}
+    experiment = client.get_experiment_by_name("t")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # opens on runs
     assert len(children) == 4
     for run in children:
         assert run.data.tags["mlflow.parentRunId"] == result.parent_run_id
         assert run.data.tags["gansearch.sweep"] == "t"
         assert run.info.status == "FINISHED"
         assert {"prune_filters.amount", "precision.dtype"} <= set(run.data.params)
-        assert {"swd", "weight_bytes", "macs"} <= set(run.data.metrics)
+        assert {"swd", "weight_bytes", "macs", "params", "peak_activation_bytes", "latency_ms"} \
+            <= set(run.data.metrics)
+        assert not {"final", "stage", "recipe_step"} & set(run.data.metrics)  # bookkeeping: tags
+        assert run.data.tags["final"] == "1" and run.data.tags["recipe_step"] == "3"
+        trial_id = run.data.tags["gansearch.trial_id"]
+        amount = float(run.data.params["prune_filters.amount"])
+        assert run.info.run_name.startswith(f"{trial_id} amount={amount:.3g} dtype=")
         history = client.get_metric_history(run.info.run_id, "swd")
         assert len(history) == 4  # after each of the 3 steps, and the final measurement
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}

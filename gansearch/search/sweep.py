@@ -213,6 +213,8 @@ def _run_locked(spec: SweepSpec, options: SweepOptions, folder: Path) -> SweepRe
     front = pareto_front(table[table["status"] == "finished"], spec.objectives) if len(table) else table
     _write_csv(front, folder / "pareto.csv")
     finished = int((table["status"] == "finished").sum()) if len(table) else 0
+    for table_file in ("results.csv", "pareto.csv"):
+        sweep_run.client().log_artifact(sweep_run.parent_run_id, str(folder / table_file))
     tracking.finish_sweep_run(sweep_run, {"trials": len(table), "finished": finished,
                                           "front_size": len(front)},
                               status="KILLED" if unfinished or not_started else "FINISHED")
@@ -283,7 +285,8 @@ def results_table(grid, spec: SweepSpec, interrupted: set[str] = frozenset()):
         config = metrics.pop("config", {}) or {}
         row: dict[str, Any] = {"trial_id": metrics.get("trial_id", ""), **config}
         for key in ("final", "recipe_step", "step_name", *[o.metric for o in spec.objectives],
-                    "params", "macs", "weight_bytes", "sparsity", "time_total_s",
+                    "params", "macs", "weight_bytes", "peak_activation_bytes", "sparsity",
+                    "latency_ms", "time_total_s",
                     "core_seconds", "trial_seconds", "torch_threads"):
             row[key] = metrics.get(key)
         row["status"] = ("interrupted" if row["trial_id"] in interrupted else "error" if result.error

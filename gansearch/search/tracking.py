@@ -103,6 +103,8 @@ def start_sweep_run(tracking_uri: str, name: str, sweep_dir: Path, params: dict[
         experiment_id = client.create_experiment(name, artifact_location=artifacts)
     else:
         experiment_id = experiment.experiment_id
+    # MLflow 3's UI opens an experiment on its traces page unless told it holds training runs.
+    client.set_experiment_tag(experiment_id, "mlflow.experimentKind", "custom_model_development")
     found = client.search_runs([experiment_id], where(**{SWEEP_TAG: name, ROLE_TAG: "sweep"}),
                                max_results=1)
     if found:
@@ -113,6 +115,8 @@ def start_sweep_run(tracking_uri: str, name: str, sweep_dir: Path, params: dict[
                                                      FOLDER_TAG: str(sweep_dir)}, run_name=name)
         run_id = run.info.run_id
         log_params(client, run_id, params)
+        if (sweep_dir / "spec.yaml").is_file():
+            client.log_artifact(run_id, str(sweep_dir / "spec.yaml"))
     return SweepRun(tracking_uri, experiment_id, run_id, name)
 
 
@@ -215,14 +219,39 @@ def log_params(client, run_id: str, params: dict[str, Any]) -> None:
         client.log_batch(run_id, params=items[i:i + 100])
 
 
+# What a trial reports to say where it is, not what it measured: tags of its run, not metrics.
+BOOKKEEPING = ("final", "stage", "recipe_step", "step_name", "infeasible", "error", "repeat_of")
+
+
 def log_metrics(client, run_id: str, metrics: dict[str, Any], step: int = 0) -> None:
-    from mlflow.entities import Metric
+    """Numeric measurements as metrics at ``step``; the bookkeeping keys as tags."""
+    from mlflow.entities import Metric, RunTag
 
     now = int(time.time() * 1000)
     items = [Metric(mlflow_key(k), float(v), now, step) for k, v in metrics.items()
-             if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    if items:
-        client.log_batch(run_id, metrics=items)
+             if k not in BOOKKEEPING and isinstance(v, (int, float)) and not isinstance(v, bool)]
+    tags = [RunTag(k, str(metrics[k])[:5000]) for k in BOOKKEEPING if metrics.get(k) not in (None, "")]
+    if items or tags:
+        client.log_batch(run_id, metrics=items, tags=tags)
+
+
+def run_name(trial_id: str, knobs: dict[str, Any], limit: int = 90) -> str:
+    """A trial's run name: its id, then its knobs as ``setting=value`` (the step's name only where
+    two steps share a setting name), short enough for the runs table."""
+    settings = [k.rsplit(".", 1)[-1] for k in knobs]
+    parts = [trial_id]
+    for key, value in knobs.items():
+        name = key.rsplit(".", 1)[-1]
+        name = key if settings.count(name) > 1 else name
+        parts.append(f"{name}={_short_value(value)}")
+    text = " ".join(parts)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _short_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
 
 
 def mlflow_key(name: str) -> str:

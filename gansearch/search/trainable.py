@@ -36,10 +36,10 @@ def trainable(config: dict[str, Any], context: TrialContext) -> None:
 
     started = time.perf_counter()
     ctx = tune.get_context()
-    trial_id, trial_name = ctx.get_trial_id(), ctx.get_trial_name()
+    trial_id = ctx.get_trial_id()
     knobs = dict(config)
     client = context.sweep_run.client()
-    run_id = tracking.trial_run(context.sweep_run, trial_id, trial_name, knobs)
+    run_id = tracking.trial_run(context.sweep_run, trial_id, tracking.run_name(trial_id, knobs), knobs)
     import ray
 
     client.set_tag(run_id, "node", ray.get_runtime_context().get_node_id())  # where it ran (last)

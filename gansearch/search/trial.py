@@ -35,6 +35,10 @@ from gansearch.train.loop import resolve_device
 Reporter = Callable[[dict[str, Any], Path | None], None]  # (metrics, progress file or None)
 
 
+# Costs every trial reports, objectives or not (latency only where it was timed: the final one).
+ALWAYS_LOGGED = ("params", "macs", "weight_bytes", "peak_activation_bytes", "sparsity", "latency_ms")
+
+
 class TimedReporter:
     """A reporter that times the compression core around it. Built just before ``run_trial``
     starts, it adds to the final report ``core_seconds`` (the time inside ``run_trial`` minus the
@@ -129,8 +133,7 @@ def _run(spec: SweepSpec, knobs: dict[str, Any], teacher_path: str | Path, out_d
         q = quality(student.family, student.generator, student.held_out, [metric], spec.evaluation,
                     teacher=student.teacher)
         c = cost(student.generator, student.example_input(), latency_runs)
-        return {**q, **{k: c[k] for k in (*costs, "params", "macs", "weight_bytes", "sparsity")
-                        if k in c}}
+        return {**q, **{k: c[k] for k in (*costs, *ALWAYS_LOGGED) if k in c}}
 
     for i, (address, step) in enumerate(recipe.steps[start:], start):
         where[0] = f"step {address}"
