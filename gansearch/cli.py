@@ -98,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
                                                          "trials on one GPU (overrides resources.gpus)")
     sw.add_argument("--dry-run", action="store_true", help="validate, print the resolved space "
                                                            "and the trial count, start nothing")
+    sw.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="change a setting of the space file, e.g. search.num_samples=4 or "
+                         "finetune.iterations=20 (a searched knob becomes fixed); repeatable")
     sw.add_argument("--quiet", action="store_true", help="no live trial table")
     sw.set_defaults(run=_sweep)
 
@@ -165,7 +168,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from gansearch.config import check_range
     from gansearch.search.spec import load_spec
 
-    spec = load_spec(args.space)
+    spec = load_spec(args.space, sets=_sets(args.set))
     if args.num_samples is not None:
         check_range("--num-samples", args.num_samples, 1)
     if args.gpus_per_trial is not None:
@@ -184,10 +187,13 @@ def _sweep(args: argparse.Namespace) -> int:
         check_resources(spec, options, local_resources())
     if args.dry_run:
         print(_describe_spec(spec, args.num_samples))
-        from gansearch.search.teacher import check_teacher, describe_data
+        from gansearch.search.teacher import check_teacher, describe_data, teacher_status
 
         family, data = check_teacher(spec)  # it must fit the metric, every step and the data
         print(f"teacher family: {family.name}; {describe_data(family, data)}")
+        print(teacher_status(spec, Path(args.storage)))
+        if args.address is None:
+            print(_resources_line(spec, options, local_resources()))
         return 0
     result = run_sweep(spec, options)
     print(_summary(spec, result))
@@ -264,6 +270,26 @@ def _summary(spec, result) -> str:
     return "\n".join(lines)
 
 
+def _resources_line(spec, options, have: dict[str, float]) -> str:
+    cpus = spec.resources.cpus
+    gpus = options.gpus_per_trial if options.gpus_per_trial is not None else spec.resources.gpus
+    fits = [have["CPU"] // cpus if cpus else float("inf"), have["GPU"] // gpus if gpus else float("inf")]
+    at_once = min(*fits, spec.search.max_concurrent or float("inf"))
+    return (f"resources: each trial asks for {cpus:g} CPU(s) and {gpus:g} GPU(s); this machine has "
+            f"{have['CPU']:g} CPU(s) and {have['GPU']:g} GPU(s): up to {at_once:g} trial(s) at once")
+
+
+def _sets(items: list[str]) -> dict[str, object]:
+    """``--set KEY=VALUE`` arguments as a mapping, values read as YAML."""
+    sets = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. prune_filters.amount=0.5")
+        sets[key.strip()] = _scalar(key.strip(), value)
+    return sets
+
+
 def _scalar(key: str, text: str):
     """A --set value as the search-space YAML would read it (1e-3 a number, [a, b] a list)."""
     from gansearch.config import parse_yaml
@@ -276,12 +302,7 @@ def _trial(args: argparse.Namespace) -> int:
     from gansearch.search.trial import run_trial
     from gansearch.train.loop import ProgressBar
 
-    knobs = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. prune_filters.amount=0.5")
-        knobs[key.strip()] = _scalar(key.strip(), value)
+    knobs = _sets(args.set)
     spec = load_spec(args.space, overrides=knobs)
     teacher = args.teacher
     if teacher is None:

@@ -87,6 +87,8 @@ def test_dry_run_prints_the_resolved_space(capsys):
     out = capsys.readouterr().out
     assert "8 trials" in out and "prune_filters.amount: uniform" in out
     assert "teacher family: singan; data: image astronaut, 1 item(s) to train on" in out
+    assert "teacher: trained from teachers/singan_tiny.yaml" in out or "reused" in out
+    assert "resources: each trial asks for 1 CPU(s) and 0 GPU(s)" in out
 
 
 def test_planned_trials_follow_how_each_search_runs_its_grid():
@@ -131,3 +133,29 @@ def test_the_default_search_is_cost_aware_where_every_cost_is_known_before_train
         _spec(objectives=latency, search={"algorithm": "cost_aware"})
     with pytest.raises(ConfigError, match="step slim decides them while it trains; use gp or tpe"):
         _spec(recipe=slim, space={"slim.iterations": {"int": [1, 3]}}, search={"algorithm": "cost_aware"})
+
+
+def test_set_changes_file_settings_and_fixes_searched_knobs():
+    from gansearch.search.spec import with_sets
+
+    raw = with_sets(GOOD, {"search.num_samples": 3, "finetune.iterations": 5,
+                           "precision.dtype": "float16", "evaluation.samples": 4})
+    spec = parse_spec(raw, base=Path("."))
+    assert spec.search.num_samples == 3 and spec.evaluation.samples == 4
+    assert set(spec.space) == {"prune_filters.amount"}  # the two set knobs are fixed now
+    assert raw["recipe"][1] == {"finetune": {"iterations": 5}}
+    assert GOOD["recipe"][1] == "finetune" and "precision.dtype" in GOOD["space"]  # a copy
+    with pytest.raises(ConfigError, match="no recipe step distill"):
+        with_sets(GOOD, {"distill.iterations": 3})
+    with pytest.raises(ConfigError, match="unknown key"):
+        parse_spec(with_sets(GOOD, {"search.budget": 3}), base=Path("."))
+
+
+def test_sweep_set_on_the_command_line(capsys):
+    space = str(REPO / "search_spaces" / "quickstart.yaml")
+    assert main(["sweep", space, "--dry-run", "--set", "search.num_samples=3",
+                 "--set", "precision.dtype=float16"]) == 0
+    out = capsys.readouterr().out
+    assert "3 trials" in out and "precision.dtype: float16" in out
+    assert main(["sweep", space, "--dry-run", "--set", "num_samples"]) == 2
+    assert "expected KEY=VALUE" in capsys.readouterr().err

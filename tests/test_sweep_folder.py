@@ -245,3 +245,28 @@ def test_a_sweep_with_every_trial_failed_exits_non_zero(tiny_singan_teacher, tmp
     assert "2 trials: 0 finished, 2 failed" in out
     assert "failed (2): DivergedError: training diverged" in out
     assert err.strip().splitlines()[-1] == "gansearch: error: no trial finished; the reasons are listed above"
+
+
+def test_a_teacher_config_trains_once_for_every_sweep_of_a_storage(tmp_path, capsys):
+    from gansearch.search.spec import parse_spec
+    from gansearch.search.teacher import TEACHER_CACHE, prepare_teacher
+
+    (tmp_path / "tiny.yaml").write_text(
+        "model: singan\ndata: {source: image, name: astronaut, max_size: 20}\n"
+        "generator: {filters: 4}\ntrain: {iterations: 2, min_size: 16}\ndevice: cpu\n")
+    raw = {"name": "a", "teacher": {"config": "tiny.yaml"},
+           "recipe": [{"prune_filters": {"amount": 0.5}}],
+           "space": {"prune_filters.amount": {"uniform": [0.1, 0.9]}},
+           "objectives": [{"metric": "swd"}, {"metric": "macs"}]}
+    storage = tmp_path / "runs"
+    first = prepare_teacher(parse_spec(raw, base=tmp_path), storage / "a")
+    assert "training the teacher" in capsys.readouterr().out
+    second = prepare_teacher(parse_spec({**raw, "name": "b"}, base=tmp_path), storage / "b")
+    assert "using the teacher trained before" in capsys.readouterr().out
+    assert first.read_bytes() == second.read_bytes() and first != second
+    assert len(list((storage / TEACHER_CACHE).glob("*/teacher.pt"))) == 1
+    config = tmp_path / "tiny.yaml"
+    config.write_text(config.read_text().replace("filters: 4", "filters: 6"))
+    prepare_teacher(parse_spec({**raw, "name": "c"}, base=tmp_path), storage / "c")
+    assert "training the teacher" in capsys.readouterr().out  # another config, another teacher
+    assert len(list((storage / TEACHER_CACHE).glob("*/teacher.pt"))) == 2

@@ -10,8 +10,9 @@ it, before anything runs.
 
 from __future__ import annotations
 
+import copy
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -252,10 +253,62 @@ class SweepSpec:
         return n
 
 
-def load_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> SweepSpec:
+def load_spec(path: str | Path, overrides: dict[str, Any] | None = None,
+              sets: dict[str, Any] | None = None) -> SweepSpec:
+    """The spec in the YAML file ``path``. ``overrides`` gives knob values (a trial's);
+    ``sets`` changes the file's own settings first (``sweep --set``, see :func:`with_sets`)."""
     path = Path(path)
     raw = load_yaml(path)
+    if sets:
+        raw = with_sets(raw, sets, str(path))
     return parse_spec(raw, base=path.parent.resolve(), where=str(path), overrides=overrides)
+
+
+_SECTIONS = {f.name for f in fields(_SpecFile)} - {"recipe", "space", "objectives"}
+
+
+def with_sets(raw: dict[str, Any], sets: dict[str, Any], where: str = "spec") -> dict[str, Any]:
+    """A copy of the spec ``raw`` with each ``KEY=VALUE`` of ``sets`` written into it.
+
+    A key names a setting of the file (``search.num_samples``, ``teacher.checkpoint``,
+    ``evaluation.samples``, ``name``) or of a recipe step (``finetune.iterations``, or
+    ``finetune#2.iterations`` for the second ``finetune``). A step setting the space searches
+    is fixed to the value and leaves the space. The result is what the sweep records as its
+    spec, so a resumed or repeated sweep sees the same settings.
+    """
+    raw = copy.deepcopy(raw)
+    for key, value in sets.items():
+        head, _, rest = key.partition(".")
+        if head in _SECTIONS:
+            node = raw
+            parts = key.split(".")
+            for part in parts[:-1]:
+                child = node.get(part) if isinstance(node, dict) else None
+                if child is None:
+                    child = node[part] = {}
+                if not isinstance(child, dict):
+                    raise ConfigError(f"--set {key}: {part} is not a section of {where}")
+                node = child
+            node[parts[-1]] = value
+            continue
+        if not rest:
+            raise ConfigError(f"--set {key}: expected SECTION.SETTING (search.num_samples) or "
+                              f"STEP.SETTING (finetune.iterations)")
+        step, _, nth = head.partition("#")
+        index = int(nth) if nth.isdigit() else 1
+        found = [i for i, item in enumerate(raw.get("recipe") or [])
+                 if (next(iter(item)) if isinstance(item, dict) and item else item) == step]
+        if len(found) < index:
+            steps = [str(next(iter(i)) if isinstance(i, dict) and i else i) for i in raw.get("recipe") or []]
+            raise ConfigError(f"--set {key}: {where} has no recipe step {head}; steps are "
+                              f"{', '.join(steps)}")
+        i = found[index - 1]
+        item = raw["recipe"][i]
+        settings = dict((item.get(step) or {}) if isinstance(item, dict) else {})
+        settings[rest] = value
+        raw["recipe"][i] = {step: settings}
+        (raw.get("space") or {}).pop(key, None)
+    return raw
 
 
 def parse_spec(raw: dict[str, Any], *, base: Path, where: str = "spec",

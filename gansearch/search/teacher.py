@@ -1,15 +1,17 @@
 """The teacher of a sweep: where it comes from, what it trains on, and how good it is.
 
 A spec names a checkpoint (from ``gansearch train`` or ``gansearch import``) or a teacher
-config, trained once into the sweep folder. Everything a trial needs of the teacher is checked
-on the driver before any trial starts: the family fits the quality metric and every recipe
-step, there is data (the spec's ``data:``, else the one the teacher was trained on), and the
-training parameters parse. The teacher's own quality is measured once, with the metric and
-evaluation of every trial, so students are judged against it.
+config, trained once per content of the config and its data (``STORAGE/.teachers/``, shared by
+the sweeps of one storage folder) and copied into the sweep folder. Everything a trial needs of
+the teacher is checked on the driver before any trial starts: the family fits the quality
+metric and every recipe step, there is data (the spec's ``data:``, else the one the teacher
+was trained on), and the training parameters parse. The teacher's own quality is measured
+once, with the metric and evaluation of every trial, so students are judged against it.
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,13 +75,74 @@ def prepare_teacher(spec: SweepSpec, folder: Path) -> Path:
         return path
     path = folder / "teacher" / "teacher.pt"
     if not path.is_file():
-        from gansearch.families.teacher import train_teacher
-
         check_teacher(spec)
-        print(f"training the teacher once for the sweep ({spec.teacher.config})", flush=True)
-        train_teacher(teacher_config(spec), path.parent)
+        cached = cached_teacher(teacher_config(spec), folder.parent / TEACHER_CACHE, spec.teacher.config)
+        shutil.copytree(cached, path.parent, dirs_exist_ok=True)
     load_teacher(path, spec)
     return path
+
+
+TEACHER_CACHE = ".teachers"  # beside the sweeps of one storage: teachers trained from configs
+
+
+def teacher_status(spec: SweepSpec, storage: Path) -> str:
+    """Where the sweep's teacher will come from, for ``--dry-run``."""
+    if spec.teacher.checkpoint is not None:
+        return f"teacher: checkpoint {spec.resolve(spec.teacher.checkpoint)}"
+    from gansearch.config import to_dict
+
+    cfg = teacher_config(spec)
+    where = storage / TEACHER_CACHE / teacher_key(to_dict(cfg), cfg.data)
+    if (where / "teacher.pt").is_file():
+        return f"teacher: trained before from {spec.teacher.config}, reused ({where})"
+    return f"teacher: trained from {spec.teacher.config} when the sweep starts, then cached ({where})"
+
+
+def cached_teacher(cfg, cache: Path, label: str = "teacher config") -> Path:
+    """The folder of the teacher ``cfg`` trains, trained once per content of its config and
+    data: a later sweep with the same config (under any name) reuses it. Two sweeps asking at
+    once train it once: the second waits for the first."""
+    import fcntl
+
+    from gansearch.config import to_dict
+    from gansearch.families.teacher import train_teacher
+
+    key = teacher_key(to_dict(cfg), cfg.data)
+    where = cache / key
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / f"{key}.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (where / "teacher.pt").is_file():
+            print(f"using the teacher trained before from {label} ({where})", flush=True)
+            return where
+        print(f"training the teacher from {label} once; later sweeps reuse it ({where})", flush=True)
+        partial = cache / f"{key}.partial"
+        shutil.rmtree(partial, ignore_errors=True)  # a training killed before it finished
+        train_teacher(cfg, partial)
+        partial.rename(where)
+    return where
+
+
+def teacher_key(config: dict[str, Any], data: DataConfig) -> str:
+    """What a teacher trained from a config depends on: the config, the data file's content (or a
+    data folder's file names, sizes and times) and the gansearch version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from gansearch.search.folder import file_fingerprint, fingerprint
+
+    source = Path(data.path) if data.path else None
+    if source is not None and source.is_file():
+        content = file_fingerprint(source)
+    elif source is not None and source.is_dir():
+        content = [(str(p.relative_to(source)), p.stat().st_size, p.stat().st_mtime_ns)
+                   for p in sorted(source.rglob("*")) if p.is_file()]
+    else:
+        content = None
+    try:
+        release = version("gansearch")
+    except PackageNotFoundError:
+        release = "source"
+    return fingerprint({"config": config, "data": content, "gansearch": release})[:24]
 
 
 def load_teacher(path: str | Path, spec: SweepSpec) -> Teacher:
