@@ -18,6 +18,8 @@ from gansearch.errors import ConfigError, GansearchError
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if not getattr(args, "verbose", False):  # MLflow's store setup notes, on every run
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     try:
         return args.run(args)
     except GansearchError as exc:
@@ -101,7 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="change a setting of the space file, e.g. search.num_samples=4 or "
                          "finetune.iterations=20 (a searched knob becomes fixed); repeatable")
-    sw.add_argument("--quiet", action="store_true", help="no live trial table")
+    sw.add_argument("--quiet", action="store_true", help="no line per trial")
+    sw.add_argument("--verbose", action="store_true", help="Ray Tune's own status tables and Ray's "
+                                                           "startup messages instead of a line per trial")
     sw.set_defaults(run=_sweep)
 
     rp = verbs.add_parser("report", help="a finished sweep's Pareto front: pareto.csv, plots, "
@@ -182,7 +186,7 @@ def _sweep(args: argparse.Namespace) -> int:
     options = SweepOptions(storage=args.storage, name=args.name, address=args.address,
                            tracking_uri=args.tracking_uri, num_samples=args.num_samples,
                            gpus_per_trial=args.gpus_per_trial, resume=args.resume,
-                           verbose=0 if args.quiet else 1)
+                           verbose=0 if args.quiet else 2 if args.verbose else 1)
     if args.address is None:  # a local Ray: what this machine has is known before it starts
         check_resources(spec, options, local_resources())
     if args.dry_run:
@@ -251,22 +255,32 @@ def _describe_spec(spec, num_samples) -> str:
 
 
 def _summary(spec, result) -> str:
+    from gansearch.metrics.cost import human
     from gansearch.report.sweep import trial_counts
+    from gansearch.search.hypervolume import hypervolume_share
 
     table, front = result.table, result.front
-    names = [o.metric for o in spec.objectives]
+    objectives = {o.metric: o.direction for o in spec.objectives}
+    names = list(objectives)
     lines = [trial_counts(table)]
     if result.teacher:
         lines.append("teacher (measured as every trial): " + ", ".join(
-            f"{k} {result.teacher[k]:.4g}" for k in names if k in result.teacher))
+            f"{k} {human(result.teacher[k]) if k != names[0] else f'{result.teacher[k]:.4g}'}"
+            for k in names if k in result.teacher))
     lines.append(f"Pareto front ({len(front)} trials; {', '.join(names)}):")
-    knobs = list(spec.space)
     if len(front):
-        lines.append(front[names + knobs].to_string(index=False))
-    lines += [f"results: {result.folder / 'results.csv'}, front: {result.folder / 'pareto.csv'}",
-              f"students: {result.folder / 'students'}",
-              f"MLflow: {result.tracking_uri} (parent run {result.parent_run_id}); browse with "
-              f"mlflow ui --backend-store-uri {result.tracking_uri}"]
+        lines.append(front[["trial_id", *names, *spec.space]].to_string(index=False))
+        finished = table[table["status"] == "finished"]
+        share = hypervolume_share(front, finished, objectives)
+        lines.append(f"hypervolume: {share:.1%} of the box from the best value of each objective to "
+                     f"10% beyond the worst (100%: one trial best at everything)")
+    folder = result.folder
+    lines += [f"results: {folder / 'results.csv'}, front: {folder / 'pareto.csv'}, students: "
+              f"{folder / 'students'}",
+              "next:",
+              f"  gansearch report {folder}                      # plots and report.html",
+              f"  gansearch export {folder} --pareto             # or --trial ID",
+              f"  mlflow ui --backend-store-uri {result.tracking_uri}   # then http://127.0.0.1:5000"]
     return "\n".join(lines)
 
 

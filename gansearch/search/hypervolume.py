@@ -53,6 +53,19 @@ def hypervolume(front, objectives: Any, reference: dict[str, float] | None = Non
     return float(_volume(points, ref))
 
 
+def hypervolume_share(front, trials, objectives: Any) -> float:
+    """The front's hypervolume as a share of the box from the best value each objective reached
+    (over ``trials``) to :func:`reference_point`: 1 would be one trial best at everything. A
+    number that reads alike for any units, unlike the raw volume (MACs x bytes x quality)."""
+    dirs = directions(objectives)
+    reference = reference_point(trials, dirs)
+    points = minimized(trials, dirs)
+    points = points[~np.isnan(points).any(axis=1)]
+    ref = np.array([reference[n] if d == "min" else -reference[n] for n, d in dirs.items()], dtype=float)
+    box = float(np.prod(ref - points.min(axis=0)))
+    return hypervolume(front, dirs, reference) / box if box > 0 else 0.0
+
+
 def _volume(points: np.ndarray, ref: np.ndarray) -> float:
     if not len(points):
         return 0.0

@@ -13,6 +13,7 @@ Layout of a sweep folder (``<storage>/<name>/``, see ``gansearch.search.folder``
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ class SweepOptions:
     num_samples: int | None = None  # overrides search.num_samples
     gpus_per_trial: float | None = None  # overrides resources.gpus
     resume: bool = False
-    verbose: int = 1  # Ray Tune's live table (0: quiet)
+    verbose: int = 1  # 0: quiet; 1: a line per trial as it ends (search.console); 2: Tune's own tables
     callbacks: tuple[Any, ...] = ()  # extra ray.tune.Callback objects (a fresh sweep; not --resume)
 
 
@@ -58,8 +59,11 @@ def sweep_folder(spec: SweepSpec, options: SweepOptions) -> Path:
     return sweep_files.sweep_folder(options.storage, options.name or spec.name)
 
 
-def connect_ray(address: str | None) -> None:
-    """Join the cluster at ``address``, or start a local Ray; one clear line if it fails."""
+def connect_ray(address: str | None, quiet: bool = False) -> None:
+    """Join the cluster at ``address``, or start a local Ray; one clear line if it fails.
+    ``quiet`` keeps Ray's own startup messages (warnings included) off the console."""
+    import logging
+
     import ray
 
     if ray.is_initialized():
@@ -71,7 +75,8 @@ def connect_ray(address: str | None) -> None:
             ray.init(address=address, log_to_driver=False)
         else:
             # "local": a fresh embedded Ray, never a cluster some other process left running.
-            ray.init(address="local", include_dashboard=False, log_to_driver=False)
+            ray.init(address="local", include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.ERROR if quiet else logging.INFO)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ConfigError(f"cannot connect to Ray at {address or 'a local instance'} ({first_line(exc)}); "
                           f"check --address (host:port of the head, or auto)") from None
@@ -153,7 +158,7 @@ def _run_locked(spec: SweepSpec, options: SweepOptions, folder: Path) -> SweepRe
     given_teacher = spec.resolve(spec.teacher.checkpoint).resolve() if spec.teacher.checkpoint else None
     if options.resume:
         sweep_files.check_same_spec(folder, spec.raw, given_teacher)
-    connect_ray(options.address)
+    connect_ray(options.address, quiet=options.verbose < 2)
     check_resources(spec, options)
     fresh = not folder.exists()
     try:
@@ -194,7 +199,8 @@ def _run_locked(spec: SweepSpec, options: SweepOptions, folder: Path) -> SweepRe
         tuner = tune.Tuner(fn, param_space=param_space,
                            tune_config=_tune_config(spec, options, folder, param_space, teacher_path),
                            run_config=_run_config(spec, options, folder))
-    grid = tuner.fit()
+    with _tune_console(options.verbose):
+        grid = tuner.fit()
     # Ctrl-C makes Tune save its state and return early: trials left PENDING or RUNNING.
     trials = tune.ExperimentAnalysis(str(ray_dir)).trials
     unfinished = {t.trial_id for t in trials if t.status not in ("TERMINATED", "ERROR")}
@@ -220,6 +226,22 @@ def _run_locked(spec: SweepSpec, options: SweepOptions, folder: Path) -> SweepRe
                               status="KILLED" if unfinished or not_started else "FINISHED")
     return SweepResult(folder, table, front, tracking_uri, sweep_run.parent_run_id,
                        len(unfinished) + not_started, baseline)
+
+
+@contextlib.contextmanager
+def _tune_console(verbose: int):
+    """Tune's new console output prints its configuration box and paths even at verbosity 0;
+    below --verbose, its legacy output (silent at 0) is asked for while the sweep runs."""
+    before = os.environ.get("RAY_AIR_NEW_OUTPUT")
+    if verbose < 2:
+        os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("RAY_AIR_NEW_OUTPUT", None)
+        else:
+            os.environ["RAY_AIR_NEW_OUTPUT"] = before
 
 
 def _write_csv(table, path: Path) -> None:
@@ -267,10 +289,17 @@ def _tune_config(spec: SweepSpec, options: SweepOptions, folder: Path, param_spa
 def _run_config(spec: SweepSpec, options: SweepOptions, folder: Path):
     from ray import tune
 
+    callbacks = list(options.callbacks)
+    if options.verbose == 1:
+        from gansearch.search.console import TrialLines
+
+        planned = None if spec.search.time_budget_s else spec.planned_trials(options.num_samples)
+        callbacks.append(TrialLines([(o.metric, o.direction) for o in spec.objectives], list(spec.space),
+                                    planned))
     return tune.RunConfig(
         name="ray", storage_path=str(folder),
         failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-        verbose=options.verbose, callbacks=list(options.callbacks),
+        verbose=2 if options.verbose >= 2 else 0, callbacks=callbacks,
     )
 
 
