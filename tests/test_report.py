@@ -231,6 +231,13 @@ def test_page_in_headless_chromium(sweep_folder, report, tmp_path):
     assert "prune_filters.amount" in tooltip.group(2) and "weight_bytes" in tooltip.group(2)
     assert "data:image/png;base64," in tooltip.group(2)
     assert len(re.findall(r"<tr data-trial=", dom)) == 3
+    # Axes read: round ticks with units, the teacher as a point, this view's own front ringed.
+    ticks = re.findall(r'<text class="tick"[^>]*>([^<]+)</text>', dom)
+    assert len(ticks) >= 6 and any(t.endswith(("B", "kB", "MB")) for t in ticks), ticks
+    assert "weight_bytes (bytes, lower is better)" in dom
+    assert re.search(r'<rect class="teacher"', dom)
+    ringed = set(re.findall(r'<circle class="view-front" [^>]*data-trial="([^"]+)"', dom))
+    assert ringed and ringed <= {t for _, t in circles}
 
     shot = tmp_path / "report.png"
     subprocess.run([*base, "--window-size=1000,900", f"--screenshot={shot}", f"{page}?hover={trial}"],

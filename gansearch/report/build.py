@@ -13,7 +13,7 @@ from gansearch.report.sweep import SweepResults, load_sweep, teacher_baseline, t
 from gansearch.search.hypervolume import hypervolume, reference_point
 from gansearch.search.pareto import pareto_front
 
-PLOTTED_COSTS = ("macs", "weight_bytes")  # always plotted when measured, objectives or not
+PLOTTED_COSTS = ("macs", "weight_bytes", "latency_ms")  # plotted when measured, objectives or not
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,8 @@ def build_report(folder: str | Path, compare: str | Path | None = None, tracking
 
     files = [sweep.folder / "pareto.csv"]
     front.to_csv(files[0], index=False)
-    costs = [c for c in dict.fromkeys([*sweep.costs, *PLOTTED_COSTS]) if c in sweep.table.columns]
+    costs = [c for c in dict.fromkeys([*sweep.costs, *PLOTTED_COSTS])
+             if c in sweep.table.columns and sweep.finished[c].notna().any()]
     compared = (other.name, other_front) if other is not None else None
     files += [plot_front(sweep, front, cost, sweep.folder / f"front_{cost}.png", teacher, compared)
               for cost in costs]

@@ -23,7 +23,40 @@
   function scale(lo, hi, a, b) {
     const span = hi - lo || Math.abs(hi) || 1;
     lo -= span * 0.05; hi += span * 0.05;
-    return (v) => a + ((v - lo) / (hi - lo)) * (b - a);
+    const f = (v) => a + ((v - lo) / (hi - lo)) * (b - a);
+    f.domain = [lo, hi];
+    return f;
+  }
+
+  // Units of the measures gansearch records; a quality metric has none.
+  const UNITS = { weight_bytes: "bytes", peak_activation_bytes: "bytes", macs: "MACs",
+    effective_macs: "MACs", params: "parameters", latency_ms: "ms" };
+
+  function human(v, unit) {
+    if (unit === "ms") return v.toPrecision(3);
+    const base = 1000;  // decimal, so that round ticks read round (20 kB, not 19.5 KiB)
+    const names = unit === "bytes" ? ["B", "kB", "MB", "GB"] : ["", "K", "M", "G", "T"];
+    let i = 0;
+    while (Math.abs(v) >= base && i < names.length - 1) { v /= base; i += 1; }
+    return (Math.abs(v) >= 100 || Number.isInteger(v) ? String(Math.round(v * 10) / 10) : v.toPrecision(3)) + names[i];
+  }
+
+  // About five round values between lo and hi (1, 2 or 5 times a power of ten apart).
+  function ticks(lo, hi) {
+    const raw = (hi - lo) / 5 || Math.abs(hi) || 1;
+    const power = Math.pow(10, Math.floor(Math.log10(raw)));
+    const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw);
+    const out = [];
+    for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+    return out;
+  }
+
+  // Trials no other beats on both axes of the current view (quality and the chosen cost).
+  function viewFront(points, q, cost) {
+    const sign = data.quality_direction === "min" ? 1 : -1;
+    return new Set(points.filter((t) => !points.some((o) => o !== t &&
+      sign * o.values[q] <= sign * t.values[q] && o.values[cost] <= t.values[cost] &&
+      (sign * o.values[q] < sign * t.values[q] || o.values[cost] < t.values[cost]))).map((t) => t.trial_id));
   }
 
   function showTooltip(trial, circle) {
@@ -76,15 +109,18 @@
     el("line", { x1: M.left, y1: H - M.bottom, x2: W - M.right, y2: H - M.bottom }, axis);
     el("line", { x1: M.left, y1: M.top, x2: M.left, y2: H - M.bottom }, axis);
     const xl = el("text", { x: (W + M.left) / 2, y: H - 10, "text-anchor": "middle" }, axis);
-    xl.textContent = cost;
+    xl.textContent = UNITS[cost] ? `${cost} (${UNITS[cost]}, lower is better)` : cost;
     const yl = el("text", { x: 15, y: H / 2, transform: `rotate(-90 15 ${H / 2})`, "text-anchor": "middle" }, axis);
     yl.textContent = `${q} (${data.quality_direction === "min" ? "lower" : "higher"} is better)`;
-    for (const [v, where] of [[Math.min(...xs), "start"], [Math.max(...xs), "end"]]) {
-      const t = el("text", { x: x(v), y: H - M.bottom + 16, "text-anchor": where }, axis);
-      t.textContent = fmt(v);
+    for (const v of ticks(...x.domain)) {
+      el("line", { class: "tick", x1: x(v), x2: x(v), y1: H - M.bottom, y2: H - M.bottom + 4 }, axis);
+      const t = el("text", { class: "tick", x: x(v), y: H - M.bottom + 16, "text-anchor": "middle" }, axis);
+      t.textContent = UNITS[cost] ? human(v, UNITS[cost]) : fmt(v);
     }
-    for (const v of [Math.min(...ys), Math.max(...ys)]) {
-      const t = el("text", { x: M.left - 4, y: y(v), "text-anchor": "end" }, axis);
+    for (const v of ticks(...y.domain)) {
+      el("line", { class: "tick", x1: M.left - 4, x2: M.left, y1: y(v), y2: y(v) }, axis);
+      el("line", { class: "grid", x1: M.left, x2: W - M.right, y1: y(v), y2: y(v) }, axis);
+      const t = el("text", { class: "tick", x: M.left - 6, y: y(v) + 4, "text-anchor": "end" }, axis);
       t.textContent = fmt(v);
     }
     if (teacherCost != null && teacherQuality != null) {
@@ -97,13 +133,25 @@
     for (const t of others) {
       el("circle", { class: "compare", cx: x(t.values[cost]), cy: y(t.values[q]), r: 8, "data-trial": t.trial_id }, svg);
     }
-    // Front members drawn last so that they sit on top.
+    // Front members drawn last so that they sit on top; points of this view's own front get a
+    // ring, and trials drawn on the same spot are counted beside it.
+    const inView = viewFront(points.filter((t) => t.status === "finished"), q, cost);
     const ordered = points.filter((t) => !t.front).concat(points.filter((t) => t.front));
+    const spots = new Map();
     for (const t of ordered) {
-      const c = el("circle", { class: t.front ? "trial front" : "trial", cx: x(t.values[cost]),
-        cy: y(t.values[q]), r: t.front ? 6 : 4.5, "data-trial": t.trial_id }, svg);
+      const cx = x(t.values[cost]), cy = y(t.values[q]);
+      const key = `${Math.round(cx / 3)},${Math.round(cy / 3)}`;
+      spots.set(key, (spots.get(key) || []).concat([[cx, cy]]));
+      if (inView.has(t.trial_id)) el("circle", { class: "view-front", cx, cy, r: 10, "data-trial": t.trial_id }, svg);
+      const c = el("circle", { class: t.front ? "trial front" : "trial", cx, cy,
+        r: t.front ? 6 : 4.5, "data-trial": t.trial_id }, svg);
       c.addEventListener("mouseenter", () => showTooltip(t, c));
       c.addEventListener("mouseleave", hideTooltip);
+    }
+    for (const same of spots.values()) {
+      if (same.length < 2) continue;
+      const [cx, cy] = same[0];
+      el("text", { class: "overlap", x: cx + 9, y: cy - 7 }, svg).textContent = `×${same.length}`;
     }
   }
 
