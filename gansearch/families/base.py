@@ -21,7 +21,8 @@ defaults (written for an image-set generator) do not fit:
   is the family's own training loss; ``train(...)`` runs them (SinGAN overrides it, scale by
   scale);
 - judging: ``metrics`` (the quality metrics that apply), ``generate(generator, data, n, seed)``
-  (generated images and the real ones they are compared with), ``sample_grid``;
+  (generated images and the real ones they are compared with), ``sample_grid`` and its
+  ``sample_caption``;
 - compressing: ``distill_taps(generator)`` (layers for L_F and layer pairs of equal size for
   L_T, Gong et al. eq. 4-6), ``keep_on_rebuild`` (buffers a rebuilt student inherits, as
   SinGAN's noise amplitudes), ``inputs`` (``noise``, ``latent`` or ``image``: which steps
@@ -182,6 +183,10 @@ class Family(ABC):
         """Images to look at, and the grid's columns."""
         fake, _ = self.generate(generator, data, 32, seed)
         return fake, 8
+
+    def sample_caption(self, data: Any) -> str:
+        """What the images of ``sample_grid`` are, written above them."""
+        return "random samples"
 
     def check_metric(self, metric: str) -> None:
         if metric not in self.metrics:

@@ -210,6 +210,9 @@ class SinGAN(Family):
         fake, real = self.generate(generator, data, 7, seed)
         return torch.cat([real, fake]), 4  # the real image first
 
+    def sample_caption(self, data):
+        return "first: the real photograph; then 7 random samples"
+
     def distill_taps(self, generator):
         """For one scale generator: every conv block, L_T between each block's convolution and
         its activation (every SinGAN convolution trims the border, so only those match)."""

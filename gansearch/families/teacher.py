@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torchvision.utils import save_image
 
 from gansearch import families
 from gansearch.checkpoint import Checkpoint, save_checkpoint
@@ -103,10 +102,27 @@ def total_iterations(generator, params) -> int:
     return params.iterations * scales
 
 
+TILE = 128  # pixels a grid image is shown at, at least: small generators make small images
+
+
 def save_samples(family: Family, generator, data, path: Path, seed: int = 0) -> Path:
-    """The family's sample grid of ``generator``, as a PNG."""
+    """The family's sample grid of ``generator`` as a PNG: each image enlarged (nearest
+    neighbour, so pixels stay pixels) to at least TILE pixels, under a caption saying what the
+    grid shows (``Family.sample_caption``)."""
+    from PIL import Image, ImageDraw
+    from torchvision.utils import make_grid
+
     images, columns = family.sample_grid(generator, data, seed)
-    save_image(images.float() * 0.5 + 0.5, path, nrow=columns, padding=2)
+    images = images.float().cpu() * 0.5 + 0.5
+    factor = max(1, -(-TILE // max(images.shape[-2:])))
+    images = torch.nn.functional.interpolate(images, scale_factor=factor, mode="nearest")
+    grid = make_grid(images.clamp(0, 1), nrow=columns, padding=4, pad_value=1.0)
+    picture = Image.fromarray((grid.permute(1, 2, 0).numpy() * 255).round().astype("uint8"))
+    caption = family.sample_caption(data)
+    canvas = Image.new("RGB", (picture.width, picture.height + 22), "white")
+    canvas.paste(picture.convert("RGB"), (0, 22))
+    ImageDraw.Draw(canvas).text((6, 5), caption, fill="black")
+    canvas.save(path)
     return path
 
 

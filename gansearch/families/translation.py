@@ -163,3 +163,7 @@ class Translation(Family):
         if not paired(data):  # no ground truth: source and output
             return torch.stack([source, fake], 1).flatten(0, 1), 4
         return torch.stack([source, fake, target], 1).flatten(0, 1), 6  # rows: source, output, target
+
+    def sample_caption(self, data):
+        return ("in threes: source, output, real target" if paired(data)
+                else "in pairs: source, output")
