@@ -187,6 +187,10 @@ def _sweep(args: argparse.Namespace) -> int:
                            tracking_uri=args.tracking_uri, num_samples=args.num_samples,
                            gpus_per_trial=args.gpus_per_trial, resume=args.resume,
                            verbose=0 if args.quiet else 2 if args.verbose else 1)
+    if not args.verbose:  # Optuna announces every study it creates or loads
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
     if args.address is None:  # a local Ray: what this machine has is known before it starts
         check_resources(spec, options, local_resources())
     if args.dry_run:

@@ -147,7 +147,7 @@ def test_worker_node_killed_mid_sweep_its_trial_resumes_on_the_head(two_nodes, t
     run = next(r for r in trials if r.data.tags["gansearch.trial_id"] == victim)
     assert run.data.tags["attempts"] == "2" and run.data.tags["node"] != two_nodes.worker_node_id
     # Restarted from its checkpoint: the step it had finished on the dead node was not run again.
-    steps = [m.step for m in client.get_metric_history(run.info.run_id, "recipe_step")]
+    steps = [m.step for m in client.get_metric_history(run.info.run_id, "swd")]  # logged per step
     assert steps.count(1) == 1 and sorted(set(steps)) == [1, 2, 3]
 
 

@@ -50,6 +50,7 @@ _ELEMENTWISE = {
     "detach", "requires_grad_", "zeros_like", "ones_like", "randn_like", "rand_like",
     "empty_like", "full_like",
 }
+MODEL_INPUT, MODEL_OUTPUT = "the model's input", "the model's output"  # channels fixed by its interface
 _RESHAPES = {"view", "reshape", "flatten", "unsqueeze", "squeeze", "unflatten"}
 _CONCATS = {"cat", "concat", "concatenate"}
 
@@ -114,6 +115,7 @@ class ChannelGraph:
     norms: dict[str, list[int]]  # norm layer -> the channel ids it scales
     frozen: dict[tuple[str, ...], str]  # producers of channels that cannot go -> why
     class_of: dict[int, int]  # channel id -> class root
+    interface: int = 0  # producer channels tied to the model's inputs or outputs: never prunable
 
     @property
     def frozen_producers(self) -> set[str]:
@@ -138,7 +140,7 @@ def trace(model: nn.Module, example_input: Tensor | Sequence[Tensor]) -> Channel
             with tracer:
                 out = model(*args)
             for t in _tensors(out):
-                tracer.freeze(tracer.label(t), "the model's output")
+                tracer.freeze(tracer.label(t), MODEL_OUTPUT)
     finally:
         model.train(was_training)
     return tracer.graph()
@@ -174,7 +176,7 @@ class _Tracer(TorchFunctionMode):
 
     def label_input(self, t: object) -> None:
         if isinstance(t, Tensor):
-            self.label(t, "the model's input")
+            self.label(t, MODEL_INPUT)
 
     def freeze(self, ids: list[int], reason: str) -> None:
         for i in ids:
@@ -347,10 +349,12 @@ class _Tracer(TorchFunctionMode):
         blocks_of = _even_blocks(self.blocks, find, producers_of, why)
         groups: dict[tuple[str, ...], Group] = {}
         frozen: dict[tuple[str, ...], str] = {(n,): why for n, why in self.skipped.items()}
+        interface = 0
         for root, channels in members.items():
             producers = producers_of[root]
             if root in why:
                 frozen.setdefault(producers, why[root])
+                interface += len(channels) if why[root] in (MODEL_INPUT, MODEL_OUTPUT) else 0
                 continue
             blocks = blocks_of.get(root, ())
             group = groups.setdefault(producers + blocks, Group(producers, blocks))
@@ -358,7 +362,7 @@ class _Tracer(TorchFunctionMode):
             group.classes.append(sorted(channels))
             group.norms.append(sorted(norm_members.get(root, [])))
         class_of = {i: find(i) for i in range(len(self.uf.parent))}
-        return ChannelGraph(self.layers, list(groups.values()), self.norm_ids, frozen, class_of)
+        return ChannelGraph(self.layers, list(groups.values()), self.norm_ids, frozen, class_of, interface)
 
 
 def _even_blocks(blocks: list[tuple[str, list[list[int]]]], find, producers_of: dict[int, tuple],

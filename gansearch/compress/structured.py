@@ -67,6 +67,7 @@ class PruningReport:
     filters: dict[str, tuple[int, int]]  # producer layer -> (filters before, after)
     shrunk: tuple[str, ...]  # layers whose weights lost filters or input channels
     left_alone: dict[str, str]  # producer layers (comma-separated) with channels kept -> why
+    fixed: int = 0  # filters the model's inputs and outputs fix (an image's 3 channels)
 
     @classmethod
     def of(cls, amount: float, graph: ChannelGraph, before: dict[str, tuple[int, int]],
@@ -75,13 +76,14 @@ class PruningReport:
         traced = set(graph.layers) | {n for producers in graph.frozen for n in producers}
         left.update({name: "not called in the forward pass" for name in before if name not in traced})
         return cls(amount, {n: (before[n][0], after[n][0]) for n in before},
-                   tuple(n for n in before if after[n][1] < before[n][1]), left)
+                   tuple(n for n in before if after[n][1] < before[n][1]), left, graph.interface)
 
     @property
     def achieved(self) -> float:
-        """The share of all filters removed."""
-        total = sum(b for b, _ in self.filters.values())
-        return 1 - sum(a for _, a in self.filters.values()) / total if total else 0.0
+        """The share of filters removed, of those the model's inputs and outputs do not fix."""
+        total = sum(b for b, _ in self.filters.values()) - self.fixed
+        removed = sum(b - a for b, a in self.filters.values())
+        return removed / total if total > 0 else 0.0
 
     def shortfall(self) -> str | None:
         """A one-line warning when the pruning removed clearly less than asked, else None."""
@@ -94,8 +96,8 @@ class PruningReport:
                 f"pruned); left alone: {reasons}{more}")
 
     def __str__(self) -> str:
-        lines = [f"pruned {self.achieved:.1%} of {sum(b for b, _ in self.filters.values())} "
-                 f"filters (asked {self.amount:.1%}); {len(self.shrunk)} of "
+        lines = [f"pruned {self.achieved:.1%} of {sum(b for b, _ in self.filters.values()) - self.fixed} "
+                 f"prunable filters (asked {self.amount:.1%}); {len(self.shrunk)} of "
                  f"{len(self.filters)} layers pruned"]
         lines += [f"  {name}: {b} -> {a} filters" for name, (b, a) in self.filters.items()]
         lines += [f"  left alone: {layers}: {why}" for layers, why in self.left_alone.items()]
