@@ -21,8 +21,8 @@ def interleaved_latency(models: dict[str, tuple[Callable[..., Tensor], tuple[Ten
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     with torch.no_grad():
         for m, inputs in models.values():
-            if isinstance(m, torch.nn.Module):
-                m.eval()
+            if isinstance(m, torch.nn.Module) and not isinstance(m, torch.fx.GraphModule):
+                m.eval()  # an exported graph (torch.export, int8 lowering) has its mode fixed
             for _ in range(warmup):
                 m(*inputs)
         for _ in range(max(1, runs)):

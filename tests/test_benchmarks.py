@@ -122,3 +122,14 @@ def test_mac_conventions_prints_both_counts(capsys):
     for row in rows:
         default, norms, low = (int(v.replace(",", "")) for v in (row[-4], row[-3], row[-1]))
         assert norms > default > low  # norms add; transposed convs at input resolution count less
+
+
+@pytest.mark.slow
+def test_int8_speed_times_weight_only_and_int8_kernels(capsys):
+    from benchmarks import int8_speed
+
+    int8_speed.main(["--size", "32", "--filters", "8", "--blocks", "1", "--runs", "1"])
+    out = capsys.readouterr().out
+    for row in ("float32, eager", "weight-only int8, eager", "static int8, x86 kernels",
+                "static int8, ONNX Runtime"):
+        assert f"\n{row} " in out
