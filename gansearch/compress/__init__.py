@@ -2,12 +2,14 @@
 
 - ``unstructured``: magnitude pruning with masks kept through fine-tuning
 - ``structured`` (+ ``dependency``): filter pruning that physically removes channels
-- ``scratch``: the same architecture with fewer filters, trained from random weights
+- ``prune_distill``, ``distill``, ``slimming``, ``regrow``, ``fake_quant``: the seed papers'
+  techniques that act during training (Gong et al., GAN Slimming, Re-GAN)
 - ``pipeline``: SinGAN's per-scale train-prune-fine-tune
 - ``precision``: fp16 / bf16, int8 per-channel weights
+- ``static_int8``: int8 weights and activations on PyTorch's int8 kernels (torchao PT2E)
 - ``weight_sharing``: k-means weight sharing with a 2^bits codebook
 - ``lowrank``: SVD factorization of convolutions
-- ``architecture``: what a compressed model's checkpoint needs to rebuild it
+- ``runtime``: BatchNorm folding, and the deployment runtime a student runs fastest under
 """
 
 from gansearch.compress.lowrank import factorize

@@ -44,7 +44,7 @@ def quantize_static(model: nn.Module, calibration: Iterable[Tensor | Sequence[Te
     if any(t.device.type != "cpu" for b in batches for t in b if isinstance(t, Tensor)):
         raise ConfigError("quantize_static makes a CPU int8 model; give CPU calibration inputs")
     if reduce_range is None:
-        reduce_range = not torch.cpu._is_vnni_supported()
+        reduce_range = not getattr(torch.cpu, "_is_vnni_supported", lambda: False)()
     model = copy.deepcopy(model).cpu().eval()
     with torch.no_grad():
         batch_dim = tuple({0: torch.export.Dim.DYNAMIC} if isinstance(t, Tensor) and t.dim() else None
