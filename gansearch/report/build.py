@@ -10,7 +10,7 @@ import pandas as pd
 from gansearch.report.page import render_page, thumbnail
 from gansearch.report.plots import plot_front
 from gansearch.report.sweep import SweepResults, load_sweep, teacher_baseline, trial_counts
-from gansearch.search.hypervolume import hypervolume, reference_point
+from gansearch.search.hypervolume import hypervolume, hypervolume_share, reference_point
 from gansearch.search.pareto import pareto_front
 
 PLOTTED_COSTS = ("macs", "weight_bytes", "latency_ms")  # plotted when measured, objectives or not
@@ -55,6 +55,8 @@ def build_report(folder: str | Path, compare: str | Path | None = None, tracking
     files += [plot_front(sweep, front, cost, sweep.folder / f"front_{cost}.png", teacher, compared)
               for cost in costs]
     data = _page_data(sweep, front, volume, reference, teacher, costs)
+    data["hypervolume_share"] = (hypervolume_share(front, sweep.finished, sweep.objectives)
+                                 if len(front) else None)
     if other is not None:
         other_volume = hypervolume(other_front, sweep.objectives, reference) if len(other_front) else 0.0
         data["compare"] = {"name": other.name, "hypervolume": other_volume,

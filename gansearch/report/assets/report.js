@@ -41,9 +41,9 @@
     return (Math.abs(v) >= 100 || Number.isInteger(v) ? String(Math.round(v * 10) / 10) : v.toPrecision(3)) + names[i];
   }
 
-  // About five round values between lo and hi (1, 2 or 5 times a power of ten apart).
+  // Four to seven round values between lo and hi (1, 2 or 5 times a power of ten apart).
   function ticks(lo, hi) {
-    const raw = (hi - lo) / 5 || Math.abs(hi) || 1;
+    const raw = (hi - lo) / 6 || Math.abs(hi) || 1;
     const power = Math.pow(10, Math.floor(Math.log10(raw)));
     const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw);
     const out = [];
@@ -205,7 +205,9 @@
   document.getElementById("sweep-name").textContent = data.name;
   const front = data.trials.filter((t) => t.front).length;
   let summary = `${data.counts}; ${front} on the Pareto front of ` +
-    `${[data.quality].concat(data.costs).join(", ")}; hypervolume ${fmt(data.hypervolume)}`;
+    `${Object.keys(data.objectives).join(", ")}; hypervolume ${fmt(data.hypervolume)}`;
+  if (data.hypervolume_share != null) summary += ` (${(100 * data.hypervolume_share).toFixed(1)}% of ` +
+    "the box from the best value of each objective to 10% beyond the worst)";
   if (data.compare) summary += `; ${data.compare.name}: ${data.compare.front.length} on its front, ` +
     `hypervolume ${fmt(data.compare.hypervolume)} (same reference point)`;
   document.getElementById("summary").textContent = summary;
