@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from gansearch.compress.dependency import ChannelGraph, Group, trace
+from gansearch.compress.dependency import MODEL_INPUT, MODEL_OUTPUT, ChannelGraph, Group, trace
 from gansearch.config import check_choice, check_range
 from gansearch.errors import ConfigError
 from gansearch.models.compressed import PRODUCERS, refresh_masked, slice_layer, slice_norm
@@ -86,11 +86,14 @@ class PruningReport:
         return removed / total if total > 0 else 0.0
 
     def shortfall(self) -> str | None:
-        """A one-line warning when the pruning removed clearly less than asked, else None."""
-        if self.achieved >= self.amount - SHORTFALL:
+        """A one-line warning when the pruning removed clearly less than asked because it left
+        channels alone (not because small layers round, nor for the model's own inputs and
+        outputs), else None."""
+        blocked = {k: v for k, v in self.left_alone.items() if v not in (MODEL_INPUT, MODEL_OUTPUT)}
+        if self.achieved >= self.amount - SHORTFALL or not blocked:
             return None
-        reasons = "; ".join(f"{layers}: {why}" for layers, why in list(self.left_alone.items())[:3])
-        more = f" (and {len(self.left_alone) - 3} more)" if len(self.left_alone) > 3 else ""
+        reasons = "; ".join(f"{layers}: {why}" for layers, why in list(blocked.items())[:3])
+        more = f" (and {len(blocked) - 3} more)" if len(blocked) > 3 else ""
         return (f"prune_filters removed {self.achieved:.0%} of the filters, not the "
                 f"{self.amount:.0%} asked ({len(self.shrunk)} of {len(self.filters)} layers "
                 f"pruned); left alone: {reasons}{more}")
