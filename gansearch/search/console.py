@@ -20,6 +20,7 @@ from ray.tune import Callback
 
 from gansearch.metrics.cost import human
 from gansearch.search.pareto import pareto_mask
+from gansearch.search.tracking import short_value
 
 
 class TrialLines(Callback):
@@ -78,10 +79,7 @@ class TrialLines(Callback):
         ended = len(self.ended)
         of = f"/{self.planned}" if self.planned else ""
         config = trial.config or {}
-        knobs = " ".join(f"{k.rsplit('.', 1)[-1]}={_short(config[k])}" for k in self.knobs if k in config)
+        knobs = " ".join(f"{k.rsplit('.', 1)[-1]}={short_value(config[k])}"
+                         for k in self.knobs if k in config)
         out = self.out or sys.stdout
         print(f"[{ended}{of}, {running} running] {trial.trial_id}  {knobs}  {text}", file=out, flush=True)
-
-
-def _short(value: Any) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -243,12 +243,13 @@ def run_name(trial_id: str, knobs: dict[str, Any], limit: int = 90) -> str:
     for key, value in knobs.items():
         name = key.rsplit(".", 1)[-1]
         name = key if settings.count(name) > 1 else name
-        parts.append(f"{name}={_short_value(value)}")
+        parts.append(f"{name}={short_value(value)}")
     text = " ".join(parts)
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _short_value(value: Any) -> str:
+def short_value(value: Any) -> str:
+    """A knob value as run names and console lines show it (floats to 3 significant digits)."""
     if isinstance(value, float):
         return f"{value:.3g}"
     return str(value)
