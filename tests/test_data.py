@@ -87,3 +87,22 @@ def test_fraction_is_a_fixed_subset():
     d = digits(8)
     a, b = take_fraction(d, 0.1, seed=1), take_fraction(d, 0.1, seed=1)
     assert a.indices == b.indices and len(a) == 180
+
+
+def test_digits_read_from_the_shipped_file_equal_scikit_learns():
+    from sklearn.datasets import load_digits
+
+    from gansearch.data.sets import digit_images
+
+    images = digit_images()
+    assert images.shape == (1797, 8, 8)
+    assert np.array_equal(images, load_digits().images.astype(np.float32))
+
+
+def test_metrics_package_loads_its_modules_on_first_use():
+    import subprocess
+    import sys
+
+    code = ("import sys, gansearch.metrics as m, gansearch.search.trainable; "
+            "assert 'torchvision' not in sys.modules; m.swd; m.fid; assert 'torchvision' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -86,8 +86,8 @@ def test_dry_run_prints_the_resolved_space(capsys):
     assert main(["sweep", str(REPO / "search_spaces" / "quickstart.yaml"), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "8 trials" in out and "prune_filters.amount: uniform" in out
-    assert "teacher family: singan; data: image astronaut, 1 item(s) to train on" in out
-    assert "teacher: trained from teachers/singan_tiny.yaml" in out or "reused" in out
+    assert "teacher family: dcgan; data: digits, 1797 item(s) to train on" in out
+    assert "teacher: checkpoint " in out and "quickstart_digits.pt" in out
     assert "resources: each trial asks for 1 CPU(s) and 0 GPU(s)" in out
 
 

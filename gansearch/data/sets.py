@@ -30,10 +30,25 @@ PAIRED_TEST_PHOTOS = ("chelsea", "motorcycle_right")
 
 
 def digits(image_size: int = 16, channels: int = 1) -> TensorDataset:
-    from sklearn.datasets import load_digits
-
-    x = torch.from_numpy(load_digits().images.astype(np.float32) / 16.0)[:, None]  # (N,1,8,8)
+    x = torch.from_numpy(digit_images() / 16.0)[:, None]  # (N,1,8,8)
     return TensorDataset(_fit(x * 2 - 1, image_size, channels))
+
+
+def digit_images() -> np.ndarray:
+    """scikit-learn's 1797 bundled 8x8 digits (values 0..16), as ``load_digits().images``.
+    Read from the file scikit-learn ships, when it is where scikit-learn keeps it: importing
+    scikit-learn takes seconds, paid again by every Ray worker that loads the data."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    shipped = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz" if (
+        spec and spec.submodule_search_locations) else None
+    if shipped is None or not shipped.is_file():
+        from sklearn.datasets import load_digits
+
+        return load_digits().images.astype(np.float32)
+    table = np.loadtxt(shipped, delimiter=",", dtype=np.float32)  # 64 pixels, then the label
+    return table[:, :-1].reshape(-1, 8, 8)
 
 
 def faces(image_size: int = 32, channels: int = 1) -> TensorDataset:

@@ -64,8 +64,7 @@ def quality(family: Family, generator, data, metrics: list[str], cfg: EvalConfig
 
             out[name] = getattr(reference, name)(fake, real)
         else:
-            from gansearch.metrics.frechet import fid, sifid
-            from gansearch.metrics.kid import kid
+            from gansearch.metrics import fid, kid, sifid
 
             fn = {"fid": fid, "sifid": sifid, "kid": kid}[name]
             out[name] = float(fn(real, fake, inception(cfg.inception_weights)))
