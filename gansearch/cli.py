@@ -118,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--no-mlflow", action="store_true", help="write the files only; log and tag nothing")
     rp.set_defaults(run=_report)
 
+    db = verbs.add_parser("dashboard", help="STORAGE/index.html: every sweep in a storage folder, "
+                                            "their fronts compared (rewritten by sweeps as trials end)")
+    db.add_argument("storage", type=Path, nargs="?", default=Path("runs/sweeps"),
+                    help="the folder of sweep folders (default: runs/sweeps)")
+    db.set_defaults(run=_dashboard)
+
     tr = verbs.add_parser("trial", help="run one trial of a search space in this process, "
                                         "without Ray (for debugging)")
     tr.add_argument("space", type=Path)
@@ -203,7 +209,19 @@ def _sweep(args: argparse.Namespace) -> int:
         if args.address is None:
             print(_resources_line(spec, options, local_resources()))
         return 0
-    result = run_sweep(spec, options)
+    from dataclasses import replace
+
+    from gansearch.search.sweep import sweep_folder
+
+    page = sweep_folder(spec, options) / "report.html"
+    if not args.resume:
+        print(f"report: {page} (rewritten as trials finish; open it in a browser to watch)", flush=True)
+    result = run_sweep(spec, replace(options, on_update=_live_report))
+    from gansearch.report.build import build_report
+    from gansearch.report.dashboard import write_dashboard
+
+    build_report(result.folder, tracking_uri=result.tracking_uri)  # the final one: it stops reloading
+    write_dashboard(result.folder.parent)
     print(_summary(spec, result))
     if result.unfinished:
         again = " ".join(["gansearch sweep", str(args.space), "--resume", "--storage", args.storage]
@@ -214,6 +232,22 @@ def _sweep(args: argparse.Namespace) -> int:
     if len(table) and not (table["status"] == "finished").any():
         print("gansearch: error: no trial finished; the reasons are listed above", file=sys.stderr)
         return 1
+    return 0
+
+
+def _live_report(folder: Path) -> None:
+    """The sweep's page and its storage's dashboard, rebuilt as a trial ends."""
+    from gansearch.report.build import build_report
+    from gansearch.report.dashboard import write_dashboard
+
+    build_report(folder, track=False, live=True)
+    write_dashboard(folder.parent)
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from gansearch.report.dashboard import write_dashboard
+
+    print(f"dashboard: {write_dashboard(args.storage)}")
     return 0
 
 
@@ -281,8 +315,10 @@ def _summary(spec, result) -> str:
     folder = result.folder
     lines += [f"results: {folder / 'results.csv'}, front: {folder / 'pareto.csv'}, students: "
               f"{folder / 'students'}",
+              f"report: {folder / 'report.html'} (open it in a browser; all sweeps: "
+              f"{folder.parent / 'index.html'})",
               "next:",
-              f"  gansearch report {folder}                      # plots and report.html",
+              f"  gansearch report {folder} --compare OTHER_SWEEP   # overlay another sweep's front",
               f"  gansearch export {folder} --pareto             # or --trial ID",
               f"  mlflow ui --backend-store-uri {result.tracking_uri}   # then http://127.0.0.1:5000"]
     return "\n".join(lines)

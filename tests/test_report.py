@@ -111,7 +111,20 @@ def sweep_folder(tiny_singan_teacher, tmp_path_factory, local_ray):
                "precision.dtype": {"choice": ["float32", "float16"]}},
         objectives=[{"metric": "swd"}, {"metric": "weight_bytes"}, {"metric": "macs"}],
         search={"algorithm": "random", "num_samples": 3, "seed": 0, "max_concurrent": 2})
-    return run_sweep(spec, SweepOptions(storage=str(tmp_path_factory.mktemp("sweeps")), verbose=0))
+    return run_sweep(spec, SweepOptions(storage=str(tmp_path_factory.mktemp("sweeps")), verbose=0,
+                                        on_update=_snapshot))
+
+
+LIVE: list[dict] = []  # what each live update of the fixture's sweep saw
+
+
+def _snapshot(folder):
+    from gansearch.report.build import build_report
+
+    table = pd.read_csv(folder / "results.csv")
+    build_report(folder, track=False, live=True)
+    LIVE.append({"statuses": list(table["status"]),
+                 "page": _page_data((folder / "report.html").read_text(encoding="utf-8"))})
 
 
 @pytest.fixture(scope="module")
@@ -243,6 +256,91 @@ def test_page_in_headless_chromium(sweep_folder, report, tmp_path):
     subprocess.run([*base, "--window-size=1000,900", f"--screenshot={shot}", f"{page}?hover={trial}"],
                    capture_output=True, timeout=120, check=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_results_and_page_are_rewritten_as_trials_end(sweep_folder, report):
+    # One update per ended trial (a trial's final result, then its completion), each with the
+    # whole table: trials still going are "running" or "pending", and the page says it is live.
+    assert len(LIVE) >= 3
+    assert all(len(s["statuses"]) >= 1 for s in LIVE)
+    assert any({"running", "pending"} & set(s["statuses"]) for s in LIVE)
+    assert LIVE[-1]["statuses"].count("finished") == 3
+    assert all(s["page"]["live"]["reload_s"] > 0 for s in LIVE)
+    # The final report (built after the sweep) does not reload.
+    assert _page_data((sweep_folder.folder / "report.html").read_text(encoding="utf-8"))["live"] is None
+
+
+def _dump_dom(url: str, tmp_path, budget_ms: int = 0) -> str:
+    args = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'p'}",
+            "--enable-logging=stderr", "--v=0", "--allow-file-access-from-files"]
+    if budget_ms:  # virtual time: the page's timers fire without waiting
+        args.append(f"--virtual-time-budget={budget_ms}")
+    run = subprocess.run([*args, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    console = [line for line in run.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert not console, console
+    return run.stdout
+
+
+def _loads_after(page, wait_s: float, tmp_path) -> tuple[str, str]:
+    """How many times ``page`` loaded within ``wait_s`` seconds (virtual time), and its DOM: it
+    runs in a frame of a wrapper page, since a page that reloads itself never ends a dump."""
+    wrapper = page.parent / "wrapper.html"
+    wrapper.write_text(f"""<!DOCTYPE html><body><iframe id="f" src="{page.name}"></iframe>
+<p id="out"></p>
+<script>setTimeout(() => {{ const d = document.getElementById("f").contentDocument;
+  const out = document.getElementById("out");
+  out.textContent = d.body.dataset.loads + "|" + d.getElementById("live").outerHTML;
+}}, {int(wait_s * 1000)});</script>""")
+    dom = _dump_dom(wrapper.as_uri(), tmp_path, budget_ms=int(wait_s * 1000) + 1000)
+    out = re.search(r'<p id="out">([^|]*)\|(.*?)</p>\s*<script', dom, re.S)
+    return out.group(1), out.group(2)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_chromium() is None, reason="no chromium (apt-get install chromium)")
+def test_live_page_reloads_itself_and_the_final_one_does_not(sweep_folder, report, tmp_path):
+    from gansearch.report.build import LIVE_RELOAD_S, build_report
+
+    live = tmp_path / "live"
+    shutil.copytree(sweep_folder.folder, live, ignore=shutil.ignore_patterns("ray", "mlartifacts"))
+    build_report(live, track=False, live=True)
+    loads, banner = _loads_after(live / "report.html", 1.6 * LIVE_RELOAD_S, tmp_path / "a")
+    assert loads == "2"
+    assert re.search(r"Live: the sweep is running\. Updated \d\d:\d\d:\d\d", banner)
+    build_report(live, track=False)
+    loads, banner = _loads_after(live / "report.html", 1.6 * LIVE_RELOAD_S, tmp_path / "b")
+    assert loads == "1" and "hidden" in banner
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_chromium() is None, reason="no chromium (apt-get install chromium)")
+def test_dashboard_compares_the_sweeps_of_a_storage_folder(sweep_folder, report, tmp_path, capsys):
+    storage = tmp_path / "sweeps"
+    storage.mkdir()
+    shutil.copytree(sweep_folder.folder, storage / "first",
+                    ignore=shutil.ignore_patterns("ray", "mlartifacts"))
+    shutil.copytree(storage / "first", storage / "second")
+    (storage / "broken").mkdir()
+    (storage / "broken" / "spec.yaml").write_text("objectives: 3\n")
+    (storage / "broken" / "results.csv").write_text("trial_id,status\n")
+    (storage / ".teachers").mkdir()  # the teacher cache is not a sweep
+    assert main(["dashboard", str(storage)]) == 0
+    assert f"dashboard: {storage / 'index.html'}" in capsys.readouterr().out
+    dom = _dump_dom((storage / "index.html").as_uri(), tmp_path)
+    rows = re.findall(r'<tr data-sweep="([^"]+)" class="state-(\w+)"', dom)
+    assert rows == [("broken", "unreadable"), ("first", "finished"), ("second", "finished")]
+    front = set(report.front["trial_id"])
+    for name in ("first", "second"):
+        drawn = re.findall(rf'<circle class="sweep-front" [^>]*data-sweep="{name}" data-trial="([^"]+)"',
+                           dom)
+        drawn = set(drawn)
+        assert drawn == front
+        assert f'<a href="{name}/report.html">{name}</a>' in dom
+    assert "macs as a share of the sweep's teacher (log scale)" in dom
+    assert 'data-loads="1"' in dom  # every sweep finished: no reload
+    assert main(["dashboard", str(tmp_path / "nowhere")]) == 2
+    assert "no such folder" in capsys.readouterr().err
 
 
 def test_report_finds_a_sweep_by_its_mlflow_experiment_name(sweep_folder, report, capsys):

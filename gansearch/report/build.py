@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from gansearch.search.hypervolume import hypervolume, hypervolume_share, referen
 from gansearch.search.pareto import pareto_front
 
 PLOTTED_COSTS = ("macs", "weight_bytes", "latency_ms")  # plotted when measured, objectives or not
+LIVE_RELOAD_S = 5  # how often a live report page reloads itself
 
 
 @dataclass(frozen=True)
@@ -30,13 +32,15 @@ class Report:
 
 
 def build_report(folder: str | Path, compare: str | Path | None = None, tracking_uri: str | None = None,
-                 track: bool = True) -> Report:
+                 track: bool = True, live: bool = False) -> Report:
     """Write ``pareto.csv``, ``front_<cost>.png`` and ``report.html`` into the sweep ``folder``.
 
     Only finished trials compete for the front. The hypervolume's reference point is derived
     from the finished trials (of both sweeps with ``compare``, so the two numbers compare).
     With ``track``, the files go to the sweep's MLflow parent run (``tracking_uri``, default the
     folder's own mlflow.db when it has one) and its trial runs get ``pareto=true|false``.
+    ``live``: the sweep is still running; only the page is written, and it reloads itself
+    every ``LIVE_RELOAD_S`` seconds until the sweep's final report replaces it.
     """
     sweep = load_sweep(folder)
     front = pareto_front(sweep.finished, sweep.objectives)
@@ -47,14 +51,17 @@ def build_report(folder: str | Path, compare: str | Path | None = None, tracking
     volume = hypervolume(front, sweep.objectives, reference) if len(front) else 0.0
     teacher = teacher_baseline(sweep)
 
-    files = [sweep.folder / "pareto.csv"]
-    front.to_csv(files[0], index=False)
     costs = [c for c in dict.fromkeys([*sweep.costs, *PLOTTED_COSTS])
              if c in sweep.table.columns and sweep.finished[c].notna().any()]
-    compared = (other.name, other_front) if other is not None else None
-    files += [plot_front(sweep, front, cost, sweep.folder / f"front_{cost}.png", teacher, compared)
-              for cost in costs]
+    files = []
+    if not live:  # the sweep writes pareto.csv itself at its end; plots are for the final report
+        files.append(sweep.folder / "pareto.csv")
+        front.to_csv(files[0], index=False)
+        compared = (other.name, other_front) if other is not None else None
+        files += [plot_front(sweep, front, cost, sweep.folder / f"front_{cost}.png", teacher, compared)
+                  for cost in costs]
     data = _page_data(sweep, front, volume, reference, teacher, costs)
+    data["live"] = {"reload_s": LIVE_RELOAD_S, "updated": time.strftime("%H:%M:%S")} if live else None
     data["hypervolume_share"] = (hypervolume_share(front, sweep.finished, sweep.objectives)
                                  if len(front) else None)
     if other is not None:
@@ -67,7 +74,7 @@ def build_report(folder: str | Path, compare: str | Path | None = None, tracking
     files.append(page)
 
     parent = None
-    if track:
+    if track and not live:
         from gansearch.search.tracking import local_store
 
         uri = tracking_uri or (local_store(sweep.folder) if (sweep.folder / "mlflow.db").is_file() else None)

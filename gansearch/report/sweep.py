@@ -40,7 +40,8 @@ def trial_counts(table) -> str:
     then one ``failed: reason`` line per distinct reason."""
     counts = table["status"].value_counts() if len(table) else {}
     words = {"finished": "finished", "error": "failed", "stopped": "stopped early",
-             "infeasible": "over a constraint (not trained)", "interrupted": "interrupted (resume the sweep)"}
+             "infeasible": "over a constraint (not trained)", "interrupted": "interrupted (resume the sweep)",
+             "running": "running", "pending": "waiting"}
     parts = [f"{int(counts.get(k, 0))} {w}" for k, w in words.items()
              if k in ("finished", "error", "stopped") or counts.get(k, 0)]
     lines = [f"{len(table)} trials: " + ", ".join(parts)]

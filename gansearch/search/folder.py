@@ -32,7 +32,7 @@ SWEEP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 # Ray Tune's trial ids: 8 hex digits (searchers), or 5 hex digits, '_', a 5-digit counter
 # (random and grid search).
 TRIAL_ID = re.compile(r"[0-9a-f]{8}|[0-9a-f]{5}_[0-9]{5}")
-STATUSES = ("finished", "error", "stopped", "interrupted", "infeasible")
+STATUSES = ("finished", "error", "stopped", "interrupted", "infeasible", "running", "pending")
 RECORD = "sweep.json"
 
 

@@ -8,7 +8,8 @@ Layout of a sweep folder (``<storage>/<name>/``, see ``gansearch.search.folder``
     students/<id>/   each trial's compacted student.pt, samples.png (progress.pt while it runs)
     optuna.db        the Optuna study (multi-objective TPE / NSGA-II)
     mlflow.db, mlartifacts/   the default MLflow store
-    results.csv      one row per trial; pareto.csv: the front
+    results.csv      one row per trial, rewritten as trials end (search.results); pareto.csv: the front
+    report.html      written by the command line as trials end and at the end (gansearch.report)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,9 @@ class SweepOptions:
     resume: bool = False
     verbose: int = 1  # 0: quiet; 1: a line per trial as it ends (search.console); 2: Tune's own tables
     callbacks: tuple[Any, ...] = ()  # extra ray.tune.Callback objects (a fresh sweep; not --resume)
+    # Called with the sweep folder each time results.csv is rewritten as a trial ends (a fresh
+    # sweep; not --resume): the command line rebuilds the report page there.
+    on_update: Callable[[Path], None] | None = None
 
 
 @dataclass
@@ -148,6 +153,8 @@ def run_sweep(spec: SweepSpec, options: SweepOptions) -> SweepResult:
 def _run_locked(spec: SweepSpec, options: SweepOptions, folder: Path) -> SweepResult:
     from ray import tune
 
+    from gansearch.search.results import results_table, write_csv
+
     name = folder.name
     ray_dir = folder / "ray"
     if options.resume and not ray_dir.is_dir():
@@ -199,6 +206,7 @@ def _run_locked(spec: SweepSpec, options: SweepOptions, folder: Path) -> SweepRe
         tuner = tune.Tuner(fn, param_space=param_space,
                            tune_config=_tune_config(spec, options, folder, param_space, teacher_path),
                            run_config=_run_config(spec, options, folder))
+    sweep_files.update_record(folder, results_rows=None)  # results.csv now grows as trials end
     with _tune_console(options.verbose):
         grid = tuner.fit()
     # Ctrl-C makes Tune save its state and return early: trials left PENDING or RUNNING.
@@ -214,10 +222,10 @@ def _run_locked(spec: SweepSpec, options: SweepOptions, folder: Path) -> SweepRe
     if not unfinished and not not_started:
         settle_study(folder, name)
         _remove_lost_students(folder, set(table["trial_id"]))
-    _write_csv(table, folder / "results.csv")
+    write_csv(table, folder / "results.csv")
     sweep_files.update_record(folder, results_rows=len(table))
     front = pareto_front(table[table["status"] == "finished"], spec.objectives) if len(table) else table
-    _write_csv(front, folder / "pareto.csv")
+    write_csv(front, folder / "pareto.csv")
     finished = int((table["status"] == "finished").sum()) if len(table) else 0
     for table_file in ("results.csv", "pareto.csv"):
         sweep_run.client().log_artifact(sweep_run.parent_run_id, str(folder / table_file))
@@ -242,13 +250,6 @@ def _tune_console(verbose: int):
             os.environ.pop("RAY_AIR_NEW_OUTPUT", None)
         else:
             os.environ["RAY_AIR_NEW_OUTPUT"] = before
-
-
-def _write_csv(table, path: Path) -> None:
-    # Whole or not at all: a sweep killed while writing leaves the previous file, never half of one.
-    partial = path.with_suffix(".csv.partial")
-    table.to_csv(partial, index=False)
-    partial.replace(path)
 
 
 def settle_study(folder: Path, name: str) -> None:
@@ -289,7 +290,9 @@ def _tune_config(spec: SweepSpec, options: SweepOptions, folder: Path, param_spa
 def _run_config(spec: SweepSpec, options: SweepOptions, folder: Path):
     from ray import tune
 
-    callbacks = list(options.callbacks)
+    from gansearch.search.results import LiveResults
+
+    callbacks = [*options.callbacks, LiveResults(spec, folder, options.on_update)]
     if options.verbose == 1:
         from gansearch.search.console import TrialLines
 
@@ -301,39 +304,3 @@ def _run_config(spec: SweepSpec, options: SweepOptions, folder: Path):
         failure_config=tune.FailureConfig(max_failures=spec.max_failures),
         verbose=2 if options.verbose >= 2 else 0, callbacks=callbacks,
     )
-
-
-def results_table(grid, spec: SweepSpec, interrupted: set[str] = frozenset()):
-    """One row per trial: its knobs, its last reported metrics, its status (finished, stopped
-    early by the scheduler, error, or ``interrupted`` with the sweep) and error."""
-    import pandas as pd
-
-    rows = []
-    for result in grid:
-        metrics = dict(result.metrics or {})
-        config = metrics.pop("config", {}) or {}
-        row: dict[str, Any] = {"trial_id": metrics.get("trial_id", ""), **config}
-        for key in ("final", "recipe_step", "step_name", *[o.metric for o in spec.objectives],
-                    "params", "macs", "weight_bytes", "peak_activation_bytes", "sparsity",
-                    "latency_ms", "time_total_s",
-                    "core_seconds", "trial_seconds", "torch_threads"):
-            row[key] = metrics.get(key)
-        row["status"] = ("interrupted" if row["trial_id"] in interrupted else "error" if result.error
-                         else "finished" if metrics.get("final") == 1
-                         else "infeasible" if metrics.get("infeasible") == 1 else "stopped")
-        row["error"] = _reason(result.error) if result.error else str(metrics.get("error") or "")
-        row["repeat_of"] = str(metrics.get("repeat_of") or "")
-        row["student_file"] = str(Path(result.path).parent.parent / "students" / row["trial_id"]
-                                  / "student.pt") if row["final"] == 1 else ""
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    if len(table):
-        table["final"] = table["final"].fillna(0).astype(int)
-    return table
-
-
-def _reason(error: BaseException) -> str:
-    """The trial's own exception, not Ray's wrapper around it."""
-    cause = getattr(error, "cause", None) or error
-    lines = [line for line in str(cause).splitlines() if line.strip()]
-    return f"{type(cause).__name__}: {lines[-1] if lines else ''}"[:300]
