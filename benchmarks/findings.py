@@ -396,6 +396,9 @@ def main(argv: list[str] | None = None) -> None:
     import ray
 
     args.out.mkdir(parents=True, exist_ok=True)
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     ray.init(address="local", include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     started = time.perf_counter()
