@@ -34,7 +34,7 @@ _SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
 def render_page(title: str, data: dict[str, Any], page: str = "report") -> str:
     """``assets/<page>.html`` with its script, the shared styles and ``data`` inlined."""
     payload = json.dumps(_plain(data), allow_nan=False).translate(_SCRIPT_SAFE)
-    parts = {"/*__CSS__*/": asset("report.css"), "/*__JS__*/": asset(f"{page}.js"),
+    parts = {"/*__CSS__*/": asset("report.css"), "/*__JS__*/": asset("page.js") + asset(f"{page}.js"),
              "__DATA__": payload, "__TITLE__": _escape(title)}
     # One pass: a marker's text inside the data (a knob named __TITLE__) is never replaced.
     return re.sub("|".join(map(re.escape, parts)), lambda m: parts[m.group(0)], asset(f"{page}.html"))

@@ -146,20 +146,7 @@
   if (data.reload_s) updated += ` A sweep is running: this page reloads every ${data.reload_s} s.`;
   document.getElementById("updated").textContent = updated;
   table();
-  const axisKey = "gansearch-dashboard-axis:" + window.location.pathname;
-  const select = document.getElementById("cost-axis");
-  for (const c of data.costs) {
-    const o = document.createElement("option"); o.value = c; o.textContent = c; select.appendChild(o);
-  }
-  const kept = sessionStorage.getItem(axisKey);
-  if (kept && data.costs.includes(kept)) select.value = kept;
-  select.addEventListener("change", () => { sessionStorage.setItem(axisKey, select.value); charts(select.value); });
-  if (data.costs.length) charts(select.value || data.costs[0]);
+  gansearchPage.axisSelect(data.costs, charts);
   document.getElementById("fronts").hidden = !data.costs.length;
-
-  const loadsKey = "gansearch-loads:" + window.location.pathname;
-  const loads = Number(sessionStorage.getItem(loadsKey) || 0) + 1;
-  sessionStorage.setItem(loadsKey, String(loads));
-  document.body.dataset.loads = String(loads);
-  if (data.reload_s) setTimeout(() => window.location.reload(), 1000 * data.reload_s);
+  gansearchPage.reloadEvery(data.reload_s);
 })();

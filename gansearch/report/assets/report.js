@@ -220,30 +220,17 @@
     document.getElementById("teacher-text").textContent = "teacher, measured as every trial (" +
       Object.entries(data.teacher.values).map(([k, v]) => `${k} ${fmt(v)}`).join(", ") + ")";
   }
-  // The chosen cost axis is kept for this tab, so a live page's reloads do not reset it.
-  const axisKey = "gansearch-axis:" + window.location.pathname;
-  const select = document.getElementById("cost-axis");
-  for (const c of data.costs) {
-    const o = document.createElement("option"); o.value = c; o.textContent = c; select.appendChild(o);
-  }
-  const kept = sessionStorage.getItem(axisKey);
-  if (kept && data.costs.includes(kept)) select.value = kept;
-  select.addEventListener("change", () => { sessionStorage.setItem(axisKey, select.value); draw(select.value); });
-  draw(select.value || data.costs[0]);
+  gansearchPage.axisSelect(data.costs, draw);
   buildTable();
 
   // A live page (its sweep still runs) reloads itself until the sweep's final report replaces it.
-  const loadsKey = "gansearch-loads:" + window.location.pathname;
-  const loads = Number(sessionStorage.getItem(loadsKey) || 0) + 1;
-  sessionStorage.setItem(loadsKey, String(loads));
-  document.body.dataset.loads = String(loads);
   if (data.live) {
     const live = document.getElementById("live");
     live.hidden = false;
     live.textContent = `Live: the sweep is running. Updated ${data.live.updated}; this page reloads ` +
       `every ${data.live.reload_s} s until the sweep writes its final report.`;
-    setTimeout(() => window.location.reload(), 1000 * data.live.reload_s);
   }
+  gansearchPage.reloadEvery(data.live ? data.live.reload_s : null);
 
   // report.html?hover=TRIAL_ID shows that trial's tooltip: a link to one trial, and a handle for tests.
   const hover = new URLSearchParams(window.location.search).get("hover");
