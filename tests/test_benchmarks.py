@@ -133,3 +133,20 @@ def test_int8_speed_times_weight_only_and_int8_kernels(capsys):
     for row in ("float32, eager", "weight-only int8, eager", "static int8, x86 kernels",
                 "static int8, ONNX Runtime"):
         assert f"\n{row} " in out
+
+
+def test_findings_judges_a_method_against_the_front_and_the_teachers_spread():
+    from benchmarks.findings import dominated_by, within
+
+    front = pd.DataFrame({"trial_id": ["a", "b"], "swd": [30.0, 80.0], "weight_bytes": [400.0, 100.0],
+                          "macs": [4e6, 1e6]})
+    # b is at least as good everywhere and better somewhere; a is bigger, so it does not count.
+    assert dominated_by({"swd": 90.0, "weight_bytes": 100.0, "macs": 2e6}, front, "swd") == "b"
+    # Equal on every objective is not dominated; better quality at a cost no member matches is not.
+    assert dominated_by({"swd": 80.0, "weight_bytes": 100.0, "macs": 1e6}, front, "swd") is None
+    assert dominated_by({"swd": 50.0, "weight_bytes": 200.0, "macs": 2e6}, front, "swd") is None
+    # Higher is better for PSNR: the sign flips.
+    psnr = front.rename(columns={"swd": "psnr"})
+    assert dominated_by({"psnr": 20.0, "weight_bytes": 500.0, "macs": 5e6}, psnr, "psnr") == "a"
+    assert within(25.0, 25.6, "swd") and not within(26.0, 25.6, "swd")
+    assert within(14.0, 13.5, "psnr") and not within(13.0, 13.5, "psnr")
