@@ -251,6 +251,10 @@ def test_page_in_headless_chromium(sweep_folder, report, tmp_path):
     assert re.search(r'<rect class="teacher"', dom)
     ringed = set(re.findall(r'<circle class="view-front" [^>]*data-trial="([^"]+)"', dom))
     assert ringed and ringed <= {t for _, t in circles}
+    # Samples along the front: the teacher's first, then every front member's, each with a caption.
+    figures = re.findall(r'<figure class="sample" data-trial="([^"]+)"><img src="data:image/png;base64,', dom)
+    assert figures[0] == "teacher" and sorted(figures[1:]) == sorted(report.front["trial_id"])
+    assert re.search(r"<figcaption>teacher: swd [0-9.]+, weight_bytes [0-9.]+ ?[kM]?B</figcaption>", dom)
 
     shot = tmp_path / "report.png"
     subprocess.run([*base, "--window-size=1000,900", f"--screenshot={shot}", f"{page}?hover={trial}"],

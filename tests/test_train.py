@@ -175,3 +175,13 @@ def test_unknown_singan_generator_key_names_the_known_ones(tmp_path):
         teacher("singan", {"source": "image", "name": "astronaut", "max_size": 24}, tmp_path,
                 generator={"ngf": 8})
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("n", "channels", "columns"), [(7, 1, 8), (64, 1, 8), (5, 3, 2)])
+def test_sample_grid_matches_torchvision_make_grid(n, channels, columns):
+    from torchvision.utils import make_grid
+
+    from gansearch.families.teacher import _grid
+
+    images = torch.rand(n, channels, 10, 12)
+    assert torch.equal(_grid(images, columns), make_grid(images, nrow=columns, padding=4, pad_value=1.0))

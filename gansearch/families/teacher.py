@@ -110,13 +110,12 @@ def save_samples(family: Family, generator, data, path: Path, seed: int = 0) -> 
     neighbour, so pixels stay pixels) to at least TILE pixels, under a caption saying what the
     grid shows (``Family.sample_caption``)."""
     from PIL import Image, ImageDraw
-    from torchvision.utils import make_grid
 
     images, columns = family.sample_grid(generator, data, seed)
     images = images.float().cpu() * 0.5 + 0.5
     factor = max(1, -(-TILE // max(images.shape[-2:])))
     images = torch.nn.functional.interpolate(images, scale_factor=factor, mode="nearest")
-    grid = make_grid(images.clamp(0, 1), nrow=columns, padding=4, pad_value=1.0)
+    grid = _grid(images.clamp(0, 1), columns)
     picture = Image.fromarray((grid.permute(1, 2, 0).numpy() * 255).round().astype("uint8"))
     caption = family.sample_caption(data)
     canvas = Image.new("RGB", (picture.width, picture.height + 22), "white")
@@ -124,6 +123,22 @@ def save_samples(family: Family, generator, data, path: Path, seed: int = 0) -> 
     ImageDraw.Draw(canvas).text((6, 5), caption, fill="black")
     canvas.save(path)
     return path
+
+
+def _grid(images: torch.Tensor, columns: int, padding: int = 4) -> torch.Tensor:
+    """(N, C, H, W) images in rows of ``columns`` on white, as RGB (3, rows*(H+p)+p, ...).
+    Written here rather than torchvision's make_grid: importing torchvision costs every Ray
+    worker seconds before its first trial can end."""
+    if images.shape[1] == 1:
+        images = images.expand(-1, 3, -1, -1)
+    n, c, h, w = images.shape
+    columns = max(1, min(columns, n))
+    rows = -(-n // columns)
+    grid = torch.ones(c, rows * (h + padding) + padding, columns * (w + padding) + padding)
+    for i, image in enumerate(images):
+        top, left = padding + (i // columns) * (h + padding), padding + (i % columns) * (w + padding)
+        grid[:, top:top + h, left:left + w] = image
+    return grid
 
 
 def write_losses(path: Path, history: list[dict[str, Any]]) -> None:

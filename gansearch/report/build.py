@@ -98,7 +98,8 @@ def _page_data(sweep: SweepResults, front, volume: float, reference: dict[str, f
             "objectives": sweep.objectives, "knobs": sweep.knobs,
             "hypervolume": volume, "reference": reference, "excluded": front.attrs.get("excluded", 0),
             "counts": trial_counts(sweep.table).splitlines()[0],
-            "teacher": {"values": teacher} if teacher else None, "compare": None,
+            "teacher": {"values": teacher, "thumbnail": thumbnail(sweep.folder / "teacher_samples.png")}
+            if teacher else None, "compare": None,
             "relative": relative_columns(sweep, teacher),
             "trials": [_trial(sweep, row, row["trial_id"] in members, teacher=teacher)
                        for _, row in sweep.table.iterrows()]}

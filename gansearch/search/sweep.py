@@ -3,6 +3,7 @@
 Layout of a sweep folder (``<storage>/<name>/``, see ``gansearch.search.folder``)::
 
     spec.yaml        the search space as run; sweep.json: its fingerprint and the teacher's
+    teacher_samples.png   the teacher's samples, drawn as each trial draws its student's
     teacher/         the teacher, when the sweep trained it
     ray/             Ray Tune's experiment (trials, searcher state; what --resume restores)
     students/<id>/   each trial's compacted student.pt, samples.png (progress.pt while it runs)
@@ -28,7 +29,13 @@ from gansearch.errors import ConfigError, first_line
 from gansearch.search import folder as sweep_files
 from gansearch.search import tracking
 from gansearch.search.spec import SweepSpec
-from gansearch.search.teacher import check_teacher, load_teacher, prepare_teacher, teacher_quality
+from gansearch.search.teacher import (
+    check_teacher,
+    load_teacher,
+    prepare_teacher,
+    save_teacher_samples,
+    teacher_quality,
+)
 from gansearch.search.trainable import TrialContext, trainable
 
 
@@ -182,6 +189,7 @@ def _run_locked(spec: SweepSpec, options: SweepOptions, folder: Path) -> SweepRe
         if baseline is None:
             print("measuring the teacher as every trial is measured", flush=True)
             baseline = teacher_quality(teacher, spec)
+            save_teacher_samples(teacher, folder / "teacher_samples.png", spec.evaluation.seed)
             sweep_files.update_record(folder, teacher_quality=baseline)
         tracking_uri = options.tracking_uri or tracking.local_store(folder)
         sweep_run = tracking.start_sweep_run(tracking_uri, name, folder, {

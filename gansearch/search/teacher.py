@@ -181,3 +181,12 @@ def teacher_quality(teacher: Teacher, spec: SweepSpec) -> dict[str, float]:
     measured = {} if spec.evaluation.reference == "teacher" else \
         quality(family, generator, held_out, [spec.quality.metric], spec.evaluation)
     return {**measured, **cost(generator, example, 0)}
+
+
+def save_teacher_samples(teacher: Teacher, path: Path, seed: int = 0) -> Path:
+    """The teacher's sample grid, drawn as each trial draws its student's (the report shows
+    them side by side)."""
+    from gansearch.families.teacher import save_samples
+
+    data = teacher.family.load(teacher.data)
+    return save_samples(teacher.family, teacher.checkpoint.generator, data, path, seed=seed)

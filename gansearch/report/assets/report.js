@@ -220,7 +220,31 @@
     document.getElementById("teacher-text").textContent = "teacher, measured as every trial (" +
       Object.entries(data.teacher.values).map(([k, v]) => `${k} ${fmt(v)}`).join(", ") + ")";
   }
-  gansearchPage.axisSelect(data.costs, draw);
+  // The teacher's samples beside the front's, largest first in the chosen cost.
+  function samples(cost) {
+    const strip = document.getElementById("sample-strip");
+    strip.textContent = "";
+    const figure = (id, image, caption) => {
+      const f = document.createElement("figure");
+      f.className = "sample"; f.dataset.trial = id;
+      const img = document.createElement("img"); img.src = image; img.alt = caption;
+      const c = document.createElement("figcaption"); c.textContent = caption;
+      f.append(img, c); strip.appendChild(f);
+    };
+    const costText = (values) => (values[cost] == null ? "" :
+      `, ${cost} ${UNITS[cost] ? human(values[cost], UNITS[cost]) : fmt(values[cost])}`);
+    if (data.teacher && data.teacher.thumbnail) {
+      const v = data.teacher.values;
+      figure("teacher", data.teacher.thumbnail, `teacher: ${data.quality} ${fmt(v[data.quality])}${costText(v)}`);
+    }
+    data.trials.filter((t) => t.front && t.thumbnail)
+      .sort((a, b) => (b.values[cost] ?? 0) - (a.values[cost] ?? 0))
+      .forEach((t) => figure(t.trial_id, t.thumbnail,
+        `${t.trial_id}: ${data.quality} ${fmt(t.values[data.quality])}${costText(t.values)}`));
+    document.getElementById("samples").hidden = !strip.children.length;
+  }
+
+  gansearchPage.axisSelect(data.costs, (cost) => { draw(cost); samples(cost); });
   buildTable();
 
   // A live page (its sweep still runs) reloads itself until the sweep's final report replaces it.
