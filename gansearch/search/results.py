@@ -86,7 +86,7 @@ class LiveResults(Callback):
 
     def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info) -> None:
         if result.get("final") == 1 or result.get("infeasible") == 1:
-            self.write(trials, ended=trial)
+            self.write(trials, ended=trial, result=result)
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
         self.write(trials, ended=trial)
@@ -94,14 +94,16 @@ class LiveResults(Callback):
     def on_trial_error(self, iteration: int, trials: list, trial, **info) -> None:
         self.write(trials, ended=trial, failed=True)
 
-    def write(self, trials: list, ended=None, failed: bool = False) -> None:
-        """``ended``: the trial the callback is about, which Tune may still list as running."""
+    def write(self, trials: list, ended=None, failed: bool = False, result: dict | None = None) -> None:
+        """``ended``: the trial the callback is about, which Tune may still list as running, and
+        its ``result`` when Tune has not yet made it the trial's last one."""
         rows = []
         for t in trials:
             this = t is ended
             error = _error(t) if (this and failed) or t.status == "ERROR" else None
             status = None if this else _live_status(t)
-            rows.append(trial_row({**(t.last_result or {}), "trial_id": t.trial_id, "config": t.config},
+            last = result if this and result is not None else (t.last_result or {})
+            rows.append(trial_row({**last, "trial_id": t.trial_id, "config": t.config},
                                   error, self.folder, self.spec, status))
         write_csv(rows_table(rows), self.folder / "results.csv")
         if self.on_update is None:
