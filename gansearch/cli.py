@@ -192,7 +192,7 @@ def _sweep(args: argparse.Namespace) -> int:
     options = SweepOptions(storage=args.storage, name=args.name, address=args.address,
                            tracking_uri=args.tracking_uri, num_samples=args.num_samples,
                            gpus_per_trial=args.gpus_per_trial, resume=args.resume,
-                           verbose=0 if args.quiet else 2 if args.verbose else 1)
+                           verbose=0 if args.quiet else 2 if args.verbose else 1, on_update=_live_report)
     if not args.verbose:  # Optuna announces every study it creates or loads
         import optuna
 
@@ -209,14 +209,12 @@ def _sweep(args: argparse.Namespace) -> int:
         if args.address is None:
             print(_resources_line(spec, options, local_resources()))
         return 0
-    from dataclasses import replace
-
     from gansearch.search.sweep import sweep_folder
 
     page = sweep_folder(spec, options) / "report.html"
     if not args.resume:
         print(f"report: {page} (rewritten as trials finish; open it in a browser to watch)", flush=True)
-    result = run_sweep(spec, replace(options, on_update=_live_report))
+    result = run_sweep(spec, options)
     from gansearch.report.build import build_report
     from gansearch.report.dashboard import write_dashboard
 
