@@ -25,6 +25,12 @@ For each setting (a teacher family, its data and its quality metric):
    reduction on the front whose quality is within the teachers' spread, next to the papers'
    figures; a picture of samples along the front (``findings_<setting>.jpg``).
 
+The settings: DCGAN on the bundled digits, SinGAN on the astronaut photograph, and a pix2pix
+generator on a paired set the benchmark writes in pix2pix's aligned folder layout from the
+bundled photographs, split by region (``write_photo_pairs``; ``--pairs`` picks the task: denoising
+by default, grey to colour, edges to photo or x4 super-resolution). Translation settings also
+measure a generator that returns its input, so a teacher can be seen to beat it.
+
 Results are kept in ``--out`` (teachers, method students, sweeps), so a rerun reuses what is
 done and a failed run continues. The CPU default takes about an hour on 2 cores:
 
@@ -39,6 +45,7 @@ import json
 import math
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +55,89 @@ import pandas as pd
 from benchmarks.machine import describe
 
 QUALITY_DIRECTION = {"swd": "min", "psnr": "max", "fid": "min", "kid": "min", "sifid": "min", "ssim": "max"}
+
+# The bundled colour photographs the paired set is cut from (motorcycle_right, the other view of
+# motorcycle_left, would put near-copies of training pixels into the test split).
+PAIR_PHOTOS = ("astronaut", "chelsea", "coffee", "hubble_deep_field", "immunohistochemistry",
+               "motorcycle_left", "rocket")
+
+
+# The paired tasks write_photo_pairs makes (source -> photo), and what returning the source is.
+PAIR_TASKS = {"noise": "denoising (sigma 25/255)", "grey": "grey to colour", "edges": "edges to photo",
+              "blur": "x4 super-resolution"}
+PAIR_BASELINES = {"noise": "the noisy photo", "grey": "the grey photo", "edges": "the edge map",
+                  "blur": "bicubic upsampling"}
+
+# Rows of each photograph (as fractions of its height) the splits are cut from: the test band
+# lies between two training bands, 3% of the height away from each.
+TRAIN_BANDS = ((0.0, 0.5), (0.78, 1.0))
+TEST_BANDS = ((0.53, 0.75),)
+
+
+def write_photo_pairs(root: Path, image_size: int, train: int, test: int, seed: int = 0,
+                      source: str = "grey") -> Path:
+    """A paired set in pix2pix's aligned layout (``root/train``, ``root/test``, each PNG the source
+    and the photo side by side), cut from the bundled colour photographs. The source is the crop's
+    grey version (pix2pix's BW -> colour task) or, with ``source="edges"``, its Canny edge map.
+
+    It is split as pix2pix split its map<->aerial set: by region of the same source, with a buffer
+    between so no training pixel is in a test crop (Isola et al. 2017, appendix, data sets); here
+    a band across the middle of every photograph is held out, so the test crops come from the
+    photographs the generator learned from (with whole photographs held out, as ``edges2photos``
+    does, their colours cannot be learned at all). ``root/crops.csv`` says where each pair was cut.
+    """
+    import numpy as np
+    from PIL import Image
+
+    from gansearch.data.images import load_image, resize
+
+    if (root / "test").is_dir() and (root / "train").is_dir():
+        return root
+    partial = root.with_name(root.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    rng = np.random.default_rng(seed)
+    side = image_size  # read with data.load_size = image_size: no resize, so noise keeps its statistics
+    photos = [load_image(name, channels=3) for name in PAIR_PHOTOS]
+    crops = []
+    for split, count, bands in (("train", train, TRAIN_BANDS), ("test", test, TEST_BANDS)):
+        (partial / split).mkdir(parents=True)
+        for i in range(count):
+            photo = photos[i % len(photos)]
+            h, w = photo.shape[-2:]
+            low, high = (int(f * h) for f in bands[i // len(photos) % len(bands)])
+            crop = int(rng.integers(int(0.15 * min(h, w)), min(int(0.22 * min(h, w)), high - low) + 1))
+            top, left = int(rng.integers(low, high - crop + 1)), int(rng.integers(0, w - crop + 1))
+            target = resize(photo[:, top: top + crop, left: left + crop], size=(side, side))
+            rgb = ((target.permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+            a = _source_image(rgb, source, rng)
+            Image.fromarray(np.concatenate([a, rgb], axis=1)).save(partial / split / f"{i:05d}.png")
+            crops.append({"file": f"{split}/{i:05d}.png", "photo": PAIR_PHOTOS[i % len(photos)],
+                          "top": top, "left": left, "side": crop})
+    pd.DataFrame(crops).to_csv(partial / "crops.csv", index=False)
+    shutil.rmtree(root, ignore_errors=True)
+    partial.rename(root)
+    return root
+
+
+def _source_image(rgb, source: str, rng):
+    """The source of a pair whose target is the uint8 photo crop ``rgb`` (H, W, 3)."""
+    import numpy as np
+    from PIL import Image
+
+    if source == "blur":  # x4 down, bicubic back up: super-resolution's input
+        h, w = rgb.shape[:2]
+        small = Image.fromarray(rgb).resize((w // 4, h // 4), Image.BICUBIC)
+        return np.asarray(small.resize((w, h), Image.BICUBIC))
+    if source == "noise":  # additive Gaussian noise, sigma 25 of 255
+        return (rgb + rng.normal(0, 25, rgb.shape)).round().clip(0, 255).astype(np.uint8)
+    grey = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601 luma
+    if source == "edges":  # black on white, as edges2photos
+        from skimage.feature import canny
+
+        grey = (~canny(grey / 255, sigma=1.0)).astype(np.float32) * 255
+    elif source != "grey":
+        raise ValueError(f"unknown source {source!r}: grey, edges, blur or noise")
+    return np.repeat(grey.round().clip(0, 255).astype(np.uint8)[..., None], 3, axis=2)
 
 
 @dataclass(frozen=True)
@@ -63,9 +153,24 @@ class Setting:
     front_space: dict[str, Any]
     trials: int  # the sweep's budget
     notes: list[str] = field(default_factory=list)
+    prepare: Callable[[], Any] | None = None  # writes the setting's data set before its teachers train
+    baseline: Callable[[], tuple[str, float]] | None = None  # a trivial generator and its quality
 
 
-def settings(preset: str, device: str) -> list[Setting]:
+def copy_psnr(root: Path, image_size: int, samples: int) -> float:
+    """The PSNR of a generator that returns its input, on the held-out pairs a trial is judged on."""
+    import torch
+
+    from gansearch.data.translation import AlignedPairs
+    from gansearch.metrics.reference import psnr
+
+    pairs = AlignedPairs(root, "test", image_size, train=False)
+    items = [pairs[i] for i in range(min(samples, len(pairs)))]
+    return psnr(torch.stack([a for a, _ in items]), torch.stack([b for _, b in items]))
+
+
+def settings(preset: str, device: str, out: Path = Path("runs/findings"), pairs_source: str = "noise"
+             ) -> list[Setting]:
     big = preset == "gpu"
     digits_iterations = 20000 if big else 4000
     digits = Setting(
@@ -102,26 +207,28 @@ def settings(preset: str, device: str) -> list[Setting]:
                      "distill.alpha_gan": {"choice": [0.0, 1.0]},
                      "precision.dtype": {"choice": ["float32", "float16", "int8"]}},
         trials=48 if big else 20)
+    singan_iterations = 2000 if big else 600  # per scale; SinGAN's own 2000, a third of it on a CPU
     singan = Setting(
         name="singan", title="SinGAN on the bundled astronaut photograph, quality SWD to the photograph",
         teacher={"model": "singan",
                  "data": {"source": "image", "name": "astronaut", "max_size": 96 if big else 48},
                  "generator": {"filters": 32 if big else 16},
-                 "train": {"iterations": 2000 if big else 150, "min_size": 16, "scale_factor": 0.75},
+                 "train": {"iterations": singan_iterations, "min_size": 16, "scale_factor": 0.75},
                  "device": device},
-        metric="swd", evaluation={"samples": 16, "latency_runs": 5},
+        metric="swd", evaluation={"samples": 64, "latency_runs": 5},
         methods={
             "method 1: half the filters, from scratch": [
                 {"scratch": {"filters": 16 if big else 8}},
-                {"finetune": {"iterations": 2000 if big else 150}}],
+                {"finetune": {"iterations": singan_iterations}}],
             "method 2: 50% unstructured + fine-tune": [
-                {"prune_unstructured": {"sparsity": 0.5}}, {"finetune": {"iterations": 1000 if big else 75}}],
+                {"prune_unstructured": {"sparsity": 0.5}},
+                {"finetune": {"iterations": singan_iterations // 2}}],
             "method 3: 50% L1 filters + fine-tune": [
                 {"prune_filters": {"amount": 0.5, "criterion": "l1"}},
-                {"finetune": {"iterations": 1000 if big else 75}}],
+                {"finetune": {"iterations": singan_iterations // 2}}],
             "method 4: method 3 in float16": [
                 {"prune_filters": {"amount": 0.5, "criterion": "l1"}},
-                {"finetune": {"iterations": 1000 if big else 75}}, {"precision": {"dtype": "float16"}}],
+                {"finetune": {"iterations": singan_iterations // 2}}, {"precision": {"dtype": "float16"}}],
         },
         papers={"method 1: half the filters, from scratch": "16 of 32 filters at equal SIFID",
                 "method 2: 50% unstructured + fine-tune": "50% sparse at equal SIFID",
@@ -129,39 +236,58 @@ def settings(preset: str, device: str) -> list[Setting]:
                 "method 4: method 3 in float16": "half the bytes of method 3 at equal SIFID"},
         front_recipe=[{"prune_filters": {"amount": 0.5, "criterion": "l1"}},
                       {"prune_unstructured": {"sparsity": 0.0}},
-                      {"finetune": {"iterations": 1000 if big else 75}}, {"precision": {"dtype": "float32"}}],
+                      {"finetune": {"iterations": singan_iterations // 2}},
+                      {"precision": {"dtype": "float32"}}],
         front_space={"prune_filters.amount": {"uniform": [0.05, 0.85]},
                      "prune_unstructured.sparsity": {"choice": [0.0, 0.3, 0.6]},
                      "precision.dtype": {"choice": ["float32", "float16"]}},
         trials=32 if big else 12)
-    size = 256 if big else 32
+    # A paired task on pairs split by region (write_photo_pairs): by default denoising, the one
+    # of the four sources whose teacher beats copying its input in the CPU budget. On the CPU the
+    # pix2pix U-Net (64 px, 6 downsamplings, BatchNorm as pix2pix); on a GPU the ResNet-9 at 256 px.
+    size = 256 if big else 64
+    tuning = 5000 if big else 1000  # iterations every method and trial trains the student for
+    pairs = out.resolve() / "data" / f"{pairs_source}_{size}"
+    model = {"model": "resnet", "generator": {"filters": 64, "n_blocks": 9}} if big else \
+        {"model": "unet", "generator": {"filters": 16, "num_downs": 6}}
     translation = Setting(
-        name="resnet_edges2photos",
-        title=f"pix2pix ResNet on edges-to-photo pairs ({size}x{size}), quality PSNR to held-out photos",
-        teacher={"model": "resnet", "data": {"source": "edges2photos", "image_size": size, "count": 256},
-                 "generator": {"filters": 64 if big else 16, "n_blocks": 9 if big else 6},
+        name=f"pix2pix_{pairs_source}",
+        title=f"pix2pix {'ResNet-9' if big else 'U-Net'}, {PAIR_TASKS[pairs_source]} ({size}x{size}, "
+              "held-out bands of the bundled photographs), quality PSNR to the held-out photos",
+        teacher={**model, "data": {"source": "aligned", "path": str(pairs), "image_size": size,
+                                   "load_size": size},
                  "discriminator": {"filters": 64 if big else 32},
-                 "train": {"iterations": 20000 if big else 1500, "batch_size": 4}, "device": device},
-        metric="psnr", evaluation={"samples": 32, "latency_runs": 5},
+                 "train": {"iterations": 20000 if big else 3000, "batch_size": 4}, "device": device},
+        metric="psnr", evaluation={"samples": 112, "latency_runs": 5},
         methods={
             "L1 filters 50% + fine-tune (Li et al.)": [
                 {"prune_filters": {"amount": 0.5, "criterion": "l1"}},
-                {"finetune": {"iterations": 5000 if big else 500}}],
+                {"finetune": {"iterations": tuning}}],
             "prune-distill, f_step 5% (Gong et al.)": [
                 {"prune_distill": {"step_ratio": 0.05, "target_ratio": 0.9,
                                    "iterations_per_step": 500 if big else 30, "min_psnr": 25.0}},
-                {"distill": {"iterations": 5000 if big else 300}}],
+                {"distill": {"iterations": tuning}}],
+            **({} if big else {"GAN Slimming (Wang et al.)": [
+                {"slim": {"iterations": tuning, "sparsity": 0.01, "bits": 8, "threshold": 0.001}},
+                {"precision": {"dtype": "int8"}}]}),
         },
         papers={"L1 filters 50% + fine-tune (Li et al.)": "-",
-                "prune-distill, f_step 5% (Gong et al.)": "CycleGAN 51.68x params, 36.20x MACs, no FID loss"},
+                "prune-distill, f_step 5% (Gong et al.)": "CycleGAN 51.68x params, 36.20x MACs, no FID loss",
+                "GAN Slimming (Wang et al.)": "up to 47x MACs (CycleGAN)"},
         front_recipe=[{"prune_filters": {"amount": 0.5, "criterion": "l1"}}, {"lowrank": {"rank_ratio": 1.0}},
-                      {"distill": {"iterations": 5000 if big else 300}}, {"precision": {"dtype": "float32"}}],
+                      {"distill": {"iterations": tuning, "alpha_gan": 1.0}},
+                      {"precision": {"dtype": "float32"}}],
         front_space={"prune_filters.amount": {"uniform": [0.05, 0.9]},
                      "lowrank.rank_ratio": {"choice": [0.25, 0.5, 1.0]},
+                     "distill.alpha_gan": {"choice": [0.0, 1.0]},
                      "precision.dtype": {"choice": ["float32", "float16", "int8"]}},
         trials=32 if big else 12,
-        notes=["GAN Slimming needs norm layers with a scale (BatchNorm); this teacher has instance "
-               "norms, so GAN Slimming is measured on the DCGAN teacher only."])
+        notes=["GAN Slimming needs norm layers with a scale (BatchNorm): the ResNet-9 of the GPU "
+               "preset has instance norms, so there it is not run."] if big else [],
+        prepare=lambda: write_photo_pairs(pairs, size, train=2000 if big else 700, test=112,
+                                          source=pairs_source),
+        baseline=lambda: (f"a generator returning its input ({PAIR_BASELINES[pairs_source]})",
+                          copy_psnr(pairs, size, 112)))
     every = [digits, singan, translation]
     return [_shrunk(s) for s in every] if preset == "smoke" else every
 
@@ -199,7 +325,7 @@ def train_teachers(setting: Setting, seeds: int, out: Path, log) -> list[Path]:
 
     paths = []
     for seed in range(seeds):
-        folder = out / "teachers" / f"{setting.name}_seed{seed}"
+        folder = out / "teachers" / f"{setting.name}_{_key(setting.teacher)}_seed{seed}"
         if not (folder / "teacher.pt").is_file():
             started = time.perf_counter()
             train_teacher(parse_teacher_config({**setting.teacher, "seed": seed}, setting.name), folder,
@@ -222,7 +348,8 @@ def measure_teachers(setting: Setting, paths: list[Path]) -> list[dict[str, floa
 def run_method(setting: Setting, label: str, recipe: list, teacher: Path, out: Path, log) -> dict[str, Any]:
     from gansearch.search.trial import run_trial
 
-    folder = out / "methods" / setting.name / _slug(label)
+    key = _key(recipe, str(teacher), setting.evaluation)
+    folder = out / "methods" / setting.name / f"{_slug(label)}_{key}"
     done = folder / "result.json"
     if done.is_file():
         return json.loads(done.read_text())
@@ -243,13 +370,15 @@ def run_front(setting: Setting, teacher: Path, out: Path, trials: int) -> tuple[
     from gansearch.search.sweep import SweepOptions, run_sweep
 
     storage = out / "sweeps"
-    folder = storage / setting.name
+    key = _key(setting.front_recipe, setting.front_space, trials, str(teacher), setting.evaluation)
+    name = f"{setting.name}-{key}"
+    folder = storage / name
     timing = folder / "wall_seconds.txt"
     if timing.is_file() and (folder / "results.csv").is_file():
         return pd.read_csv(folder / "results.csv", dtype={"trial_id": str}), float(timing.read_text())
     if folder.exists():
         shutil.rmtree(folder)
-    spec = spec_for(setting, teacher, setting.front_recipe, setting.front_space, trials, setting.name)
+    spec = spec_for(setting, teacher, setting.front_recipe, setting.front_space, trials, name)
     started = time.perf_counter()
     result = run_sweep(spec, SweepOptions(storage=str(storage), verbose=0))
     wall = time.perf_counter() - started
@@ -275,7 +404,7 @@ def within(quality: float, threshold: float, metric: str) -> bool:
 
 
 def analyse(setting: Setting, teachers: list[dict[str, float]], methods: dict[str, dict],
-            table: pd.DataFrame, wall: float) -> list[str]:
+            table: pd.DataFrame, wall: float, baseline: tuple[str, float] | None = None) -> list[str]:
     from gansearch.search.pareto import pareto_front
 
     metric = setting.metric
@@ -290,7 +419,8 @@ def analyse(setting: Setting, teachers: list[dict[str, float]], methods: dict[st
              + f" ({direction} is better; spread {max(qualities) - min(qualities):.3g}); params "
              f"{_count(base['params'])}, MACs {_count(base['macs'])}, weight bytes "
              f"{_bytes(base['weight_bytes'])}. "
-             f"Within the spread: {metric} {'<=' if direction == 'lower' else '>='} {worst:.4g}.", ""]
+             f"Within the spread: {metric} {'<=' if direction == 'lower' else '>='} {worst:.4g}."
+             + (f" For scale, {baseline[0]} scores {metric} {baseline[1]:.4g}." if baseline else ""), ""]
     lines += [f"| method (seed-0 teacher) | {metric} | within spread | params | MACs | weight bytes | "
               "dominated by the front | the paper reports |", "| --- " * 8 + "|"]
     for label, m in methods.items():
@@ -357,6 +487,14 @@ def sample_sheet(setting: Setting, teacher_samples: Path, methods: dict[str, dic
     return path
 
 
+def _key(*parts: Any) -> str:
+    """A short digest of what a result was made from: a rerun reuses a result only when its
+    configuration is unchanged."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:8]
+
+
 def _slug(label: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in label.lower()).strip("_")[:60]
 
@@ -387,7 +525,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
     ap.add_argument("--seeds", type=int, default=3,
                     help="teachers per setting (their spread is the tolerance)")
-    ap.add_argument("--only", nargs="*", help="settings to run (dcgan_digits, singan, resnet_edges2photos)")
+    ap.add_argument("--only", nargs="*", help="settings to run (dcgan_digits, singan, pix2pix_noise)")
+    ap.add_argument("--pairs", choices=tuple(PAIR_TASKS), default="noise",
+                    help="the paired task: " + ", ".join(f"{k}: {v}" for k, v in PAIR_TASKS.items()))
     ap.add_argument("--trials", type=int, help="override each setting's sweep budget")
     args = ap.parse_args(argv)
     import os
@@ -406,9 +546,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"[{(time.perf_counter() - started) / 60:5.1f} min] {text}", flush=True)
 
     report = [f"Machine: {describe(args.device)}; preset {args.preset}, {args.seeds} teacher seeds.", ""]
-    for setting in settings(args.preset, args.device):
+    for setting in settings(args.preset, args.device, args.out, args.pairs):
         if args.only and setting.name not in args.only:
             continue
+        if setting.prepare:
+            setting.prepare()
         log(f"{setting.name}: teachers")
         paths = train_teachers(setting, args.seeds, args.out, log)
         teachers = measure_teachers(setting, paths)
@@ -417,7 +559,8 @@ def main(argv: list[str] | None = None) -> None:
                    for label, recipe in setting.methods.items()}
         log(f"{setting.name}: searched front")
         table, wall = run_front(setting, paths[0], args.out, args.trials or setting.trials)
-        lines = analyse(setting, teachers, methods, table, wall)
+        baseline = setting.baseline() if setting.baseline else None
+        lines = analyse(setting, teachers, methods, table, wall, baseline)
         sheet = sample_sheet(setting, paths[0].parent / "samples.png", methods, table, args.out)
         report += [*lines, "", f"Samples: {sheet}", ""]
         print("\n".join(lines), flush=True)

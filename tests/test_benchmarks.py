@@ -150,3 +150,39 @@ def test_findings_judges_a_method_against_the_front_and_the_teachers_spread():
     assert dominated_by({"psnr": 20.0, "weight_bytes": 500.0, "macs": 5e6}, psnr, "psnr") == "a"
     assert within(25.0, 25.6, "swd") and not within(26.0, 25.6, "swd")
     assert within(14.0, 13.5, "psnr") and not within(13.0, 13.5, "psnr")
+
+
+def test_findings_photo_pairs_hold_out_regions_in_the_aligned_layout(tmp_path):
+    from benchmarks.findings import PAIR_PHOTOS, write_photo_pairs
+    from gansearch.data.translation import AlignedPairs, held_out_split
+
+    root = write_photo_pairs(tmp_path / "pairs", 16, train=21, test=14)
+    assert held_out_split(root, "aligned") == "test" and not (tmp_path / "pairs.partial").exists()
+    crops = pd.read_csv(root / "crops.csv")
+    split = crops["file"].str.split("/").str[0]
+    assert ((split == "train").sum(), (split == "test").sum()) == (21, 14)
+    for photo in PAIR_PHOTOS:  # every photograph in both splits, no training pixel in a test crop
+        mine = crops[crops["photo"] == photo]
+        train, test = mine[mine["file"].str.startswith("train/")], mine[mine["file"].str.startswith("test/")]
+        assert len(train) and len(test)
+        bottom, top = train["top"] + train["side"], train["top"]  # above or below every test crop
+        assert ((bottom < test["top"].min()) | (top > (test["top"] + test["side"]).max())).all()
+    pairs = AlignedPairs(root, "test", 16, train=False)
+    edges, photo = pairs[0]
+    assert edges.shape == photo.shape == (3, 16, 16)
+    from PIL import Image
+
+    ab = np.asarray(Image.open(root / "test" / "00000.png")).astype(float)
+    side = 16  # written at the image size (the setting reads it with load_size 16)
+    grey, colour = ab[:, :side], ab[:, side:]
+    assert ab.shape == (side, 2 * side, 3) and (grey == grey[..., :1]).all()
+    assert np.abs(grey[..., 0] - colour @ [0.299, 0.587, 0.114]).max() <= 1  # the photo's luma
+    edges = write_photo_pairs(tmp_path / "edges", 16, train=7, test=7, source="edges")
+    assert set(np.unique(np.asarray(Image.open(edges / "test" / "00000.png"))[:, :side])) <= {0, 255}
+    noisy = np.asarray(Image.open(write_photo_pairs(tmp_path / "noise", 16, train=7, test=7, source="noise")
+                                  / "train" / "00000.png")).astype(float)
+    assert 15 < (noisy[:, :side] - noisy[:, side:]).std() < 27  # sigma 25 of 255, less where it clips
+    assert len(AlignedPairs(root, "train", 16)) == 21
+    before = (root / "train" / "00000.png").stat().st_mtime_ns
+    assert write_photo_pairs(root, 16, train=21, test=14) == root  # written once, then reused
+    assert (root / "train" / "00000.png").stat().st_mtime_ns == before
