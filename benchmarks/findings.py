@@ -32,7 +32,7 @@ by default, grey to colour, edges to photo or x4 super-resolution). Translation 
 measure a generator that returns its input, so a teacher can be seen to beat it.
 
 Results are kept in ``--out`` (teachers, method students, sweeps), so a rerun reuses what is
-done and a failed run continues. The CPU default takes about an hour on 2 cores:
+done and a failed run continues. The CPU default takes about 80 minutes on 2 cores:
 
     python -m benchmarks.findings
     python -m benchmarks.findings --preset gpu --device cuda     # the scaled-up configuration
@@ -252,8 +252,8 @@ def settings(preset: str, device: str, out: Path = Path("runs/findings"), pairs_
         {"model": "unet", "generator": {"filters": 16, "num_downs": 6}}
     translation = Setting(
         name=f"pix2pix_{pairs_source}",
-        title=f"pix2pix {'ResNet-9' if big else 'U-Net'}, {PAIR_TASKS[pairs_source]} ({size}x{size}, "
-              "held-out bands of the bundled photographs), quality PSNR to the held-out photos",
+        title=f"pix2pix {'ResNet-9' if big else 'U-Net'}: {PAIR_TASKS[pairs_source]} on {size}x{size} crops "
+              "of the bundled photographs, quality PSNR to the held-out band",
         teacher={**model, "data": {"source": "aligned", "path": str(pairs), "image_size": size,
                                    "load_size": size},
                  "discriminator": {"filters": 64 if big else 32},
@@ -520,7 +520,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=Path("runs/findings"), help="where teachers, students "
                     "and sweeps are kept (a rerun reuses them)")
     ap.add_argument("--preset", choices=("cpu", "gpu", "smoke"), default="cpu",
-                    help="cpu: about an hour on 2 cores; gpu: the paper-size models (ResNet-9 at 256x256, "
+                    help="cpu: about 80 minutes on 2 cores; gpu: the paper-size models (ResNet-9 at 256x256, "
                     "SinGAN at 2000 iterations); smoke: every code path in minutes, no meaning")
     ap.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
     ap.add_argument("--seeds", type=int, default=3,
