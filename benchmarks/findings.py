@@ -62,11 +62,12 @@ PAIR_PHOTOS = ("astronaut", "chelsea", "coffee", "hubble_deep_field", "immunohis
                "motorcycle_left", "rocket")
 
 
-# The paired tasks write_photo_pairs makes (source -> photo), and what returning the source is.
-PAIR_TASKS = {"noise": "denoising (sigma 25/255)", "grey": "grey to colour", "edges": "edges to photo",
-              "blur": "x4 super-resolution"}
-PAIR_BASELINES = {"noise": "the noisy photo", "grey": "the grey photo", "edges": "the edge map",
-                  "blur": "bicubic upsampling"}
+# The paired tasks write_photo_pairs makes (source -> photo): the task, and what returning the
+# source is.
+PAIR_TASKS = {"noise": ("denoising (sigma 25/255)", "the noisy photo"),
+              "grey": ("grey to colour", "the grey photo"),
+              "edges": ("edges to photo", "the edge map"),
+              "blur": ("x4 super-resolution", "bicubic upsampling")}
 
 # Rows of each photograph (as fractions of its height) the splits are cut from: the test band
 # lies between two training bands, 3% of the height away from each.
@@ -77,8 +78,11 @@ TEST_BANDS = ((0.53, 0.75),)
 def write_photo_pairs(root: Path, image_size: int, train: int, test: int, seed: int = 0,
                       source: str = "grey") -> Path:
     """A paired set in pix2pix's aligned layout (``root/train``, ``root/test``, each PNG the source
-    and the photo side by side), cut from the bundled colour photographs. The source is the crop's
-    grey version (pix2pix's BW -> colour task) or, with ``source="edges"``, its Canny edge map.
+    and the photo side by side), cut from the bundled colour photographs. The source is one of
+    ``PAIR_TASKS``: the crop's grey version (pix2pix's BW -> colour task, the default), its Canny
+    edge map, its x4 bicubic downsampling brought back up, or the crop with Gaussian noise. The
+    pairs are written at ``image_size``, to be read with ``data.load_size = image_size``: no
+    resize, so noise keeps its statistics.
 
     It is split as pix2pix split its map<->aerial set: by region of the same source, with a buffer
     between so no training pixel is in a test crop (Isola et al. 2017, appendix, data sets); here
@@ -96,7 +100,6 @@ def write_photo_pairs(root: Path, image_size: int, train: int, test: int, seed: 
     partial = root.with_name(root.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     rng = np.random.default_rng(seed)
-    side = image_size  # read with data.load_size = image_size: no resize, so noise keeps its statistics
     photos = [load_image(name, channels=3) for name in PAIR_PHOTOS]
     crops = []
     for split, count, bands in (("train", train, TRAIN_BANDS), ("test", test, TEST_BANDS)):
@@ -107,7 +110,7 @@ def write_photo_pairs(root: Path, image_size: int, train: int, test: int, seed: 
             low, high = (int(f * h) for f in bands[i // len(photos) % len(bands)])
             crop = int(rng.integers(int(0.15 * min(h, w)), min(int(0.22 * min(h, w)), high - low) + 1))
             top, left = int(rng.integers(low, high - crop + 1)), int(rng.integers(0, w - crop + 1))
-            target = resize(photo[:, top: top + crop, left: left + crop], size=(side, side))
+            target = resize(photo[:, top: top + crop, left: left + crop], size=(image_size, image_size))
             rgb = ((target.permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
             a = _source_image(rgb, source, rng)
             Image.fromarray(np.concatenate([a, rgb], axis=1)).save(partial / split / f"{i:05d}.png")
@@ -248,17 +251,18 @@ def settings(preset: str, device: str, out: Path = Path("runs/findings"), pairs_
     size = 256 if big else 64
     tuning = 5000 if big else 1000  # iterations every method and trial trains the student for
     pairs = out.resolve() / "data" / f"{pairs_source}_{size}"
+    held_out = 112  # test pairs, every one of them judged
     model = {"model": "resnet", "generator": {"filters": 64, "n_blocks": 9}} if big else \
         {"model": "unet", "generator": {"filters": 16, "num_downs": 6}}
     translation = Setting(
         name=f"pix2pix_{pairs_source}",
-        title=f"pix2pix {'ResNet-9' if big else 'U-Net'}: {PAIR_TASKS[pairs_source]} on {size}x{size} crops "
-              "of the bundled photographs, quality PSNR to the held-out band",
+        title=f"pix2pix {'ResNet-9' if big else 'U-Net'}: {PAIR_TASKS[pairs_source][0]} on {size}x{size} "
+              "crops of the bundled photographs, quality PSNR to the held-out band",
         teacher={**model, "data": {"source": "aligned", "path": str(pairs), "image_size": size,
                                    "load_size": size},
                  "discriminator": {"filters": 64 if big else 32},
                  "train": {"iterations": 20000 if big else 3000, "batch_size": 4}, "device": device},
-        metric="psnr", evaluation={"samples": 112, "latency_runs": 5},
+        metric="psnr", evaluation={"samples": held_out, "latency_runs": 5},
         methods={
             "L1 filters 50% + fine-tune (Li et al.)": [
                 {"prune_filters": {"amount": 0.5, "criterion": "l1"}},
@@ -284,10 +288,10 @@ def settings(preset: str, device: str, out: Path = Path("runs/findings"), pairs_
         trials=32 if big else 12,
         notes=["GAN Slimming needs norm layers with a scale (BatchNorm): the ResNet-9 of the GPU "
                "preset has instance norms, so there it is not run."] if big else [],
-        prepare=lambda: write_photo_pairs(pairs, size, train=2000 if big else 700, test=112,
+        prepare=lambda: write_photo_pairs(pairs, size, train=2000 if big else 700, test=held_out,
                                           source=pairs_source),
-        baseline=lambda: (f"a generator returning its input ({PAIR_BASELINES[pairs_source]})",
-                          copy_psnr(pairs, size, 112)))
+        baseline=lambda: (f"a generator returning its input ({PAIR_TASKS[pairs_source][1]})",
+                          copy_psnr(pairs, size, held_out)))
     every = [digits, singan, translation]
     return [_shrunk(s) for s in every] if preset == "smoke" else every
 
@@ -527,7 +531,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="teachers per setting (their spread is the tolerance)")
     ap.add_argument("--only", nargs="*", help="settings to run (dcgan_digits, singan, pix2pix_noise)")
     ap.add_argument("--pairs", choices=tuple(PAIR_TASKS), default="noise",
-                    help="the paired task: " + ", ".join(f"{k}: {v}" for k, v in PAIR_TASKS.items()))
+                    help="the paired task: " + ", ".join(f"{k}: {v}" for k, (v, _) in PAIR_TASKS.items()))
     ap.add_argument("--trials", type=int, help="override each setting's sweep budget")
     args = ap.parse_args(argv)
     import os
